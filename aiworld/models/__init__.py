@@ -1,0 +1,3 @@
+from aiworld.models.dead_letter import DeadLetter
+
+__all__ = ["DeadLetter"]

@@ -1,0 +1,1 @@
+"""The wire contract for non-Python producers (docs/protocol.md)."""
