@@ -105,8 +105,13 @@ class EmbeddedServices:
 
     # -- PostgreSQL ----------------------------------------------------------------------------
     def _start_postgres(self) -> str:
-        import pgserver
+        import warnings
+
         import psycopg2
+
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset: harmless
+            warnings.simplefilter("ignore")
+            import pgserver
 
         pgdata = self.data_dir / "pg"
         try:

@@ -158,11 +158,14 @@ def result_backend_url() -> str:
     return broker_url()
 
 
-def flower_basic_auth() -> str | None:
-    """``user:password`` for Flower, required in production."""
+def flower_basic_auth() -> str:
+    """``user:password`` for Flower: required in production, generated once in development."""
     value = get_str("FLOWER_BASIC_AUTH", required_in_production=True)
-    if value is not None:
-        user, sep, password = value.partition(":")
-        if not sep or not user or not password:
-            raise EnvError("FLOWER_BASIC_AUTH is malformed: expected user:password")
+    if value is None:
+        from aiworld.secrets import development_secret
+
+        return f"flower:{development_secret('FLOWER_PASSWORD')}"
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise EnvError("FLOWER_BASIC_AUTH is malformed: expected user:password")
     return value

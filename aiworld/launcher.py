@@ -66,7 +66,8 @@ def start_services(stack: ExitStack, data_dir: Path) -> dict[str, str]:
     need_broker = not os.environ.get("BROKER_URL")
     if need_db or need_broker:
         if env.is_production():
-            raise LaunchError("AIWORLD_ENV=production needs DATABASE_URL and BROKER_URL; embedded servers are for development")
+            raise LaunchError("AIWORLD_ENV=production needs DATABASE_URL and BROKER_URL: "
+                              "embedded servers are for development")
         services = EmbeddedServices(data_dir, redis_port=env.get_int("AIWORLD_EMBEDDED_REDIS_PORT", 6390))
         try:
             state = stack.enter_context(services)
@@ -166,8 +167,6 @@ def banner(environ: dict[str, str]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiworld.secrets import development_secret
-
     data_dir = env.data_dir()
     web_port = env.get_int("WEB_PORT", 8000, minimum=1, maximum=65535)
     flower_port = env.get_int("FLOWER_PORT", 5555, minimum=1, maximum=65535)
@@ -183,8 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         gpu_celery = env.PROJECT_ROOT / ".venv-gpu" / "bin" / "celery"
         if gpu_celery.exists() and not os.environ.get("AIWORLD_GPU_CELERY"):
             extra["AIWORLD_GPU_CELERY"] = str(gpu_celery)  # `make install-gpu` made a GPU environment
-        if not os.environ.get("FLOWER_BASIC_AUTH"):
-            extra["FLOWER_BASIC_AUTH"] = f"flower:{development_secret('FLOWER_PASSWORD')}"
+        extra["FLOWER_BASIC_AUTH"] = env.flower_basic_auth()
         environ = child_env(extra)
         commands = procfile_commands()
         run_step(commands["release"], environ)

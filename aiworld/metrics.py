@@ -63,7 +63,7 @@ class LiveReadings:
             keys = [(q, p) for q in celeryconfig.QUEUES for p in celeryconfig.PRIORITY_STEPS]
             for queue, priority in keys:
                 pipe.llen(queue_key(queue, priority))
-            for (queue, priority), length in zip(keys, pipe.execute()):
+            for (queue, priority), length in zip(keys, pipe.execute(), strict=True):
                 backlog.add_metric([queue, str(priority)], length)
         except redis.RedisError as exc:
             log.warning("metrics: broker unreachable: %s", exc)

@@ -154,8 +154,9 @@ def check_models(models_dir: str) -> Check:
 
 
 def run_checks(app, round_trip_timeout: float = 10.0) -> list[Check]:
-    import celeryconfig
     from django.conf import settings
+
+    import celeryconfig
 
     checks = [check_database()]
     broker = check_broker(app.conf.broker_url)
