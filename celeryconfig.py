@@ -90,8 +90,13 @@ task_annotations = (_QueueTimeLimits(),)
 task_acks_late = False
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-task_track_started = True
-worker_send_task_events = True  # Flower
+# Measured (bench/roundtrip.py, docs/benchmarks.md): the STARTED state write and task events cost
+# about a third of a small task's time on the worker. So STARTED is off (long train tasks turn it on
+# for themselves), and task events are on only where Flower's task list is worth it: the cpu and
+# train workers (`-E` in the Procfile). gpu decisions are counted in Prometheus instead; Flower is
+# told not to switch events on everywhere (aiworld/flower.py). Worker heartbeats always flow.
+task_track_started = False
+worker_send_task_events = False
 task_send_sent_event = True
 
 # -- Redis-protocol transport ------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
     python -m aiworld.flower
 
+Flower does not switch task events on in every worker (--enable_events=False): the gpu worker's
+hot path stays without them; the cpu and train workers send them (`-E` in the Procfile).
+
 Refuses to start in production without FLOWER_BASIC_AUTH=user:password; in development it uses
 the generated password in .aiworld/secrets.env (printed by `make run`).
 """
@@ -24,7 +27,7 @@ def main() -> None:
     os.environ["FLOWER_BASIC_AUTH"] = auth  # read by Flower itself; kept off the command line (ps)
     celery = os.path.join(os.path.dirname(sys.executable), "celery")
     os.execv(celery, [celery, "-A", "aiworld", "flower", f"--address={address}", f"--port={port}",
-                      "--purge_offline_workers=60"])
+                      "--purge_offline_workers=60", "--enable_events=False"])
 
 
 if __name__ == "__main__":

@@ -115,3 +115,18 @@ def test_doctor_fails_when_beat_stops(farm, worker_env, broker):
                             capture_output=True, text=True, timeout=120, env=worker_env)
     assert result.returncode == 1
     assert any(line.startswith("FAIL beat") for line in result.stdout.splitlines()), result.stdout
+
+
+def test_the_byte_exact_example_in_docs_protocol_runs_as_written(farm, broker):
+    text = (PROJECT_ROOT / "docs" / "protocol.md").read_text()
+    example = text.split("<!-- example:echo -->", 1)[1].split("```json\n", 1)[1].split("\n```", 1)[0]
+    task_id = "5b0e6f5e-3d1a-4c1e-9f43-2f7c1d2a9e10"
+    broker.delete(f"celery-task-meta-{task_id}")
+    broker.lpush("cpu", example.encode())
+    def finished():
+        document = reference_producer.read_result(broker, task_id)
+        return document if document and document["status"] in ("SUCCESS", "FAILURE") else None
+
+    document = wait_for(finished, 20, what="the example's result")
+    assert document["status"] == "SUCCESS"
+    assert document["result"]["echo"] == {"hello": "map-server"}
