@@ -68,23 +68,6 @@ def test_reference_producer_command_line(farm, worker_env):
     assert '"cli": 1' in result.stdout and '"SUCCESS"' in result.stdout
 
 
-@pytest.mark.django_db(transaction=True)
-def test_bad_payload_fails_clearly_is_dead_lettered_and_the_worker_lives(farm, broker):
-    from aiworld.models import DeadLetter
-
-    document = reference_producer.call(broker, "aiworld.ops.echo", [["not", "an", "object"]], {}, queue="cpu",
-                                       timeout=20)
-    assert document["status"] == "FAILURE"
-    assert document["result"]["exc_type"] == "PayloadError"
-    assert "payload_not_object" in str(document["result"]["exc_message"])
-    letter = wait_for(lambda: DeadLetter.objects.filter(task_id=document["task_id"]).first(), 10,
-                      what="dead letter row")
-    assert letter.error_code == "payload_not_object" and letter.queue == "cpu"
-    assert '"not", "an", "object"' in letter.payload
-    assert farm["cpu"].alive()
-    assert app.send_task("aiworld.ops.echo", args=[{"still": "alive"}]).get(timeout=20)["echo"] == {"still": "alive"}
-
-
 def test_train_worker_keeps_its_deliveries_under_the_train_unacked_keys(farm, broker):
     result = app.send_task("tests.where", kwargs={"hold_s": 3.0}, queue="train", routing_key="train")
     wait_for(lambda: broker.hlen("unacked_train") == 1, 15, what="delivery recorded in unacked_train")
