@@ -1,0 +1,126 @@
+"""Serving caches. Each is kept only if it pays: bench/caches.py measures them and
+docs/benchmarks.md holds the numbers behind the defaults.
+
+- L1 working memory: the last 10 states of each monster, which temporal models read. Local to the
+  worker process; maintained only while a temporal model is active.
+- L2 state -> action: quantized state of one archetype -> (action, confidence), 10 s TTL, keyed by
+  the serving generation so a model change invalidates it. Local dict or shared in Redis.
+- L3 model output: quantized input of one model -> its action probabilities, 10 s TTL, local.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from aiworld.mobs.state import HISTORY_LENGTH, STATE_SIZE
+
+QUANT_LEVELS = 32  # states are rounded to 1/32 for cache keys
+
+
+def quantized_keys(prefix: bytes, states: np.ndarray) -> list[bytes]:
+    q = np.rint(states * QUANT_LEVELS).astype(np.uint8)
+    return [prefix + row.tobytes() for row in q]
+
+
+class WorkingMemory:
+    """L1: the last HISTORY_LENGTH states per monster id, oldest first, zero-padded."""
+
+    def __init__(self, max_monsters: int = 200_000, idle_s: float = 60.0):
+        self.max_monsters = max_monsters
+        self.idle_s = idle_s
+        self._rows: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def update(self, mob_ids: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Append each state to its monster's history; returns float32[n, 10, 64]."""
+        now = time.monotonic()
+        out = np.zeros((len(mob_ids), HISTORY_LENGTH, STATE_SIZE), dtype=np.float32)
+        rows = self._rows
+        for i, mob in enumerate(mob_ids.tolist()):
+            entry = rows.pop(mob, None)
+            history = entry[1] if entry and now - entry[0] < self.idle_s else np.zeros((HISTORY_LENGTH, STATE_SIZE),
+                                                                                     np.float32)
+            history[:-1] = history[1:]
+            history[-1] = states[i]
+            rows[mob] = (now, history)
+            out[i] = history
+        while len(rows) > self.max_monsters:
+            rows.popitem(last=False)
+        return out
+
+
+class LocalCache:
+    """A TTL map for L2/L3 held in the worker process."""
+
+    def __init__(self, ttl_s: float = 10.0, max_entries: int = 500_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[bytes, tuple[float, object]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: list[bytes]) -> list[object | None]:
+        now = time.monotonic()
+        found = []
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                found.append(entry[1])
+            else:
+                found.append(None)
+        hits = sum(value is not None for value in found)
+        self.hits += hits
+        self.misses += len(keys) - hits
+        return found
+
+    def put_many(self, keys: list[bytes], values: list[object]) -> None:
+        expires = time.monotonic() + self.ttl_s
+        if len(self._entries) + len(keys) > self.max_entries:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) + len(keys) > self.max_entries:
+                self._entries.clear()
+        for key, value in zip(keys, values, strict=True):
+            self._entries[key] = (expires, value)
+
+
+class RedisCache:
+    """L2 shared by every worker: one MGET and one pipelined SET per batch."""
+
+    def __init__(self, client, ttl_s: float = 10.0, prefix: bytes = b"aiworld:l2:"):
+        self.client = client
+        self.ttl_ms = int(ttl_s * 1000)
+        self.prefix = prefix
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: list[bytes]) -> list[object | None]:
+        if not keys:
+            return []
+        raw = self.client.mget([self.prefix + key for key in keys])
+        found = [None if value is None else _decode_action(value) for value in raw]
+        hits = sum(value is not None for value in found)
+        self.hits += hits
+        self.misses += len(keys) - hits
+        return found
+
+    def put_many(self, keys: list[bytes], values: list[object]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key, value in zip(keys, values, strict=True):
+            pipe.set(self.prefix + key, _encode_action(value), px=self.ttl_ms)
+        pipe.execute()
+
+
+def _encode_action(value) -> bytes:
+    action, conf = value
+    return f"{action}:{conf:.6f}".encode()
+
+
+def _decode_action(raw: bytes):
+    action, conf = raw.split(b":")
+    return int(action), float(conf)
