@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,5 +51,13 @@ def push(client, payload: dict, *, priority: int = 0) -> None:
 
 
 def read_reply(client, reply_to: str, timeout: float = 5.0) -> dict | None:
-    item = client.brpop([reply_to], timeout=timeout)
-    return json.loads(item[1]) if item else None
+    """The next reply on the key, or None after `timeout`. BRPOP waits in slices of at most 2 s:
+    redis-py 8 clients time out socket reads after 5 s by default."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        item = client.brpop([reply_to], timeout=max(0.01, min(2.0, left)))
+        if item:
+            return json.loads(item[1])

@@ -83,6 +83,8 @@ class Engine:
         self._lock = threading.Lock()
         self.stats = EngineStats()
         self.generation = 0
+        self.models: dict[str, list[ModelSpec]] = {}
+        self.difficulty = 1.0
         self.controller = FallbackController(available=self._level_unavailable, policy=policy or FallbackPolicy(),
                                              clock=clock, on_transition=self._transition)
         self._on_transition = on_transition
@@ -98,6 +100,9 @@ class Engine:
         if generation is not None:
             self.generation = generation
         self.controller.force(snapshot.forced_level)
+        if snapshot.forced_level is None and self.controller.level == 4 and self.controller.best_available() < 4:
+            # started with no model (level 4); models arrived: move up at once, nothing to probe
+            self.controller.reset_to(self.controller.best_available(), "models became active")
         live = {str(spec.path) for spec in snapshot.models}
         with self._lock:
             self._temporal_paths &= live

@@ -146,6 +146,9 @@ class FallbackController:
         else:
             self._move(self.best_available(), "GM cleared the forced level")
 
+    def reset_to(self, level: int, reason: str) -> None:
+        self._move(level, reason)
+
     def _move(self, to_level: int, reason: str) -> None:
         from_level = self.level
         self.level = to_level

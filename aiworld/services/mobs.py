@@ -44,9 +44,15 @@ class Serving:
         self.client = redis.Redis.from_url(app.conf.broker_url)
         l2 = _cache_setting("AIWORLD_L2_CACHE", ("off", "local", "redis"), "off")
         l3 = _cache_setting("AIWORLD_L3_CACHE", ("off", "local"), "off")
-        self.generation = registry.current_generation(self.client)
+        try:
+            self.generation = registry.current_generation(self.client)
+            snapshot = registry.snapshot()
+        except Exception as exc:  # database or broker down: serve by rules, retry the load each second
+            log.error("could not load the serving snapshot (%s); rules answer until it loads", exc)
+            self.generation = -1
+            snapshot = registry.ServingSnapshot(models=(), forced_level=None, difficulty=1.0)
         self.engine = Engine(
-            registry.snapshot(),
+            snapshot,
             threads=int(os.environ.get("AIWORLD_ORT_THREADS", "1")),
             l2={"off": None, "local": LocalCache(), "redis": RedisCache(self.client)}[l2],
             l3=LocalCache() if l3 == "local" else None,
@@ -84,10 +90,14 @@ class Serving:
             self._checked = now
             try:
                 generation = registry.current_generation(self.client)
-            except redis.RedisError:
+                if generation == self.generation:
+                    return
+                snapshot = registry.snapshot()
+            except Exception as exc:
+                log.warning("serving snapshot not reloaded: %s", exc)
                 return
             if generation != self.generation:
-                self.engine.apply_snapshot(registry.snapshot(), generation=generation)
+                self.engine.apply_snapshot(snapshot, generation=generation)
                 self.generation = generation
                 log.info("serving generation %s: %s active model files", generation,
                          sum(len(v) for v in self.engine.models.values()))

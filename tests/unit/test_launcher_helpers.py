@@ -7,7 +7,7 @@ def test_procfile_declares_every_farm_process_and_a_release_step():
     commands = launcher.procfile_commands()
     assert set(launcher.FARM_PROCESSES) <= set(commands)
     assert "migrate" in commands["release"]
-    assert "-Q gpu" in commands["worker-gpu"] and "-P solo" in commands["worker-gpu"]
+    assert "-Q gpu" in commands["worker-gpu"] and "-P threads" in commands["worker-gpu"]
     assert "-Q cpu" in commands["worker-cpu"] and "prefork" in commands["worker-cpu"]
     assert "-Q train" in commands["worker-train"] and "-c 1" in commands["worker-train"]
     assert "gunicorn" in commands["web"]
