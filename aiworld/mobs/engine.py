@@ -80,6 +80,7 @@ class Engine:
         self.memory = WorkingMemory()
         self._sessions: dict[tuple[str, str, tuple[str, ...]], ort.InferenceSession] = {}
         self._temporal_paths: set[str] = set()  # loaded models that read the L1 history
+        self._skipped: dict[int, str] = {}
         self._lock = threading.Lock()
         self.stats = EngineStats()
         self.generation = 0
@@ -271,6 +272,7 @@ class Engine:
         mob_ids = np.concatenate([b.mob_ids for b in batches]) if n else np.zeros(0, np.int64)
         self.controller.check_health()
         level, probe = self.controller.next_level()
+        level = self._runnable(level)
         started = time.perf_counter()
         result = self._run_level(level, states, archetype_ids, mob_ids)
         latency_ms = (time.perf_counter() - started) * 1000
@@ -281,6 +283,19 @@ class Engine:
                 result = self._run_level(self.controller.level, states, archetype_ids, mob_ids)
         self._account(result, n, latency_ms)
         return self._split(batches, sizes, result)
+
+    def _runnable(self, level: int) -> int:
+        """The level itself, or the next one that can run here (a GM may force a level this
+        machine lacks, e.g. level 2 without TensorRT): the reason is logged once."""
+        while level < 4:
+            why = self._level_unavailable(level)
+            if why is None:
+                return level
+            if self._skipped.get(level) != why:
+                self._skipped[level] = why
+                log.warning("level %s skipped: %s", level, why)
+            level += 1
+        return level
 
     def _run_level(self, level, states, archetype_ids, mob_ids) -> RunResult:
         try:

@@ -7,6 +7,7 @@ the export command. Imports `onnx`, so only training/export and tests load this 
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,11 @@ def write_precisions(model, directory: Path, stem: str) -> dict[str, Path]:
     half = convert_float_to_float16(model, keep_io_types=True)
     half.ir_version = IR_VERSION
     onnx.save(half, paths["fp16"])
-    quantize_dynamic(str(paths["fp32"]), str(paths["int8"]), weight_type=QuantType.QInt8)
+    logging.disable(logging.WARNING)  # the quantizer logs every tensor at INFO on the root logger
+    try:
+        quantize_dynamic(str(paths["fp32"]), str(paths["int8"]), weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
     quantized = onnx.load(paths["int8"])
     quantized.ir_version = min(quantized.ir_version, IR_VERSION)
     onnx.save(quantized, paths["int8"])

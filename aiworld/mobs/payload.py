@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from aiworld.errors import PayloadError
 from aiworld.mobs.state import ARCHETYPES, STATE_SIZE
-from aiworld.tasks.base import PayloadError
 
 PROTOCOL_VERSION = 1
 MAX_BATCH = 4096
@@ -88,7 +88,8 @@ def decode(payload: object) -> Batch:
         return _all_failed(payload, server, tick, reply_to, ttl, "bad_monsters", "monsters must be an array")
 
     errors: list[RequestError] = []
-    if len(monsters) > MAX_BATCH:
+    total = len(monsters)
+    if total > MAX_BATCH:
         for item in monsters[MAX_BATCH:]:
             rid = _int(item.get("rid"), 0, UINT64_MAX) if isinstance(item, dict) else None
             errors.append(RequestError(rid, "batch_too_large", f"a batch holds at most {MAX_BATCH} monsters"))
@@ -98,10 +99,10 @@ def decode(payload: object) -> Batch:
     if "states_b64" in payload:
         try:
             raw = base64.b64decode(payload["states_b64"], validate=True)
-            if len(raw) != len(monsters) * STATE_SIZE * 4:
-                raise ValueError(f"{len(raw)} bytes for {len(monsters)} monsters; expected "
-                                 f"{len(monsters) * STATE_SIZE * 4} (64 little-endian float32 each)")
-            packed = np.frombuffer(raw, dtype="<f4").reshape(len(monsters), STATE_SIZE)
+            if len(raw) != total * STATE_SIZE * 4:
+                raise ValueError(f"{len(raw)} bytes for {total} monsters; expected "
+                                 f"{total * STATE_SIZE * 4} (64 little-endian float32 each)")
+            packed = np.frombuffer(raw, dtype="<f4").reshape(total, STATE_SIZE)[: len(monsters)]
         except (ValueError, TypeError, binascii.Error) as exc:
             return _all_failed(payload, server, tick, reply_to, ttl, "bad_states_b64", f"states_b64: {exc}")
 

@@ -11,23 +11,11 @@ import logging
 
 from celery import Task
 
+from aiworld.errors import PayloadError, TransientError
+
+__all__ = ["IdempotentTask", "PayloadError", "TransientError"]
+
 log = logging.getLogger("aiworld.tasks")
-
-
-class PayloadError(Exception):
-    """The payload is malformed or invalid; running it again cannot succeed."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
-
-
-class TransientError(Exception):
-    """A dependency failed in a way that may succeed next time (timeouts, a restarting server)."""
 
 
 class IdempotentTask(Task):

@@ -1,0 +1,185 @@
+"""The engine with real onnxruntime sessions on small untrained models: each fallback level forced,
+errors degrade, hot reload, merging of concurrent messages, difficulty, L1/L2."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aiworld.mobs import client
+from aiworld.mobs.caches import LocalCache
+from aiworld.mobs.devices import CPU, Devices
+from aiworld.mobs.engine import Batcher, Engine
+from aiworld.mobs.onnx_export import random_mlp, sha256_of, write_precisions
+from aiworld.mobs.payload import decode
+from aiworld.mobs.state import STATE_SIZE, Action
+from aiworld.services.registry import ModelSpec, ServingSnapshot
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    directory = tmp_path_factory.mktemp("models")
+    return {
+        "v1": write_precisions(random_mlp(1), directory, "aggressive-combat-v1"),
+        "v2": write_precisions(random_mlp(2), directory, "aggressive-combat-v2"),
+        "temporal": write_precisions(random_mlp(3, temporal=True), directory, "aggressive-temporal-v1"),
+    }
+
+
+def specs(files: dict[str, Path], version: int = 1, model_type: str = "combat_dqn", archetype: str = "aggressive"):
+    return tuple(ModelSpec(id=version * 10 + i, archetype=archetype, model_type=model_type, version=version,
+                           precision=p, path=path, sha256=sha256_of(path), weight=1.0)
+                 for i, (p, path) in enumerate(files.items()))
+
+
+def snapshot(*groups, forced=None, difficulty=1.0) -> ServingSnapshot:
+    return ServingSnapshot(models=tuple(s for g in groups for s in g), forced_level=forced, difficulty=difficulty)
+
+
+def batch(n=12, seed=0, tick=1, difficulty=None):
+    states = np.random.default_rng(seed).random((n, STATE_SIZE), dtype=np.float32)
+    return decode(client.decide_payload(server="m", tick=tick, reply_to="r", request_ids=range(n), mob_ids=range(n),
+                                        class_ids=[1] * n, archetypes=["aggressive"] * (n - 2) + ["tank"] * 2,
+                                        states=states, difficulty=difficulty))
+
+
+def cpu_only() -> Devices:
+    devices = Devices()
+    devices.available_providers = lambda: [CPU]
+    return devices
+
+
+def test_level_3_runs_the_int8_model_and_rules_cover_archetypes_without_one(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    [decisions] = engine.decide([batch()])
+    assert engine.controller.level == 3
+    ml, ruled = decisions[:10], decisions[10:]
+    assert all(d["level"] == 3 and d["model"] == "combat_dqn:1/int8" and 0 < d["conf"] <= 1 for d in ml)
+    assert all(d["level"] == 4 and d["model"] == "rules" and d["conf"] is None for d in ruled)
+
+
+def test_confidence_is_the_models_softmax_probability(model_files):
+    import onnxruntime as ort
+
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    b = batch()
+    [decisions] = engine.decide([b])
+    session = ort.InferenceSession(str(model_files["v1"]["int8"]), providers=[CPU])
+    logits = session.run(None, {"state": b.states[:10]})[0]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    assert [d["action"] for d in decisions[:10]] == probs.argmax(1).tolist()
+    assert np.allclose([d["conf"] for d in decisions[:10]], probs.max(1), atol=1e-4)
+    assert len({d["conf"] for d in decisions[:10]}) > 1  # not a constant
+
+
+def test_level_1_forced_runs_fp16_through_the_level_1_path(model_files):
+    devices = Devices(level1_providers=[CPU])  # the level-1 code path on a machine without a GPU
+    engine = Engine(snapshot(specs(model_files["v1"]), forced=1), devices=devices)
+    [decisions] = engine.decide([batch()])
+    assert {d["level"] for d in decisions[:10]} == {1} and decisions[0]["model"] == "combat_dqn:1/fp16"
+
+
+def test_level_2_forced_without_tensorrt_is_skipped_with_a_logged_reason(model_files, caplog):
+    engine = Engine(snapshot(specs(model_files["v1"]), forced=2), devices=cpu_only())
+    with caplog.at_level(logging.WARNING, "aiworld.mobs.engine"):
+        [decisions] = engine.decide([batch()])
+    assert "level 2 skipped: TensorRT execution provider absent" in caplog.text
+    assert {d["level"] for d in decisions[:10]} == {3}
+
+
+def test_level_1_unavailable_on_a_cpu_only_machine(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"]), forced=1), devices=cpu_only())
+    [decisions] = engine.decide([batch()])
+    assert {d["level"] for d in decisions[:10]} == {3}
+
+
+@pytest.mark.parametrize(("forced", "level", "action"), [(4, 4, None), (5, 5, Action.TRADITIONAL_AI)])
+def test_levels_4_and_5_forced(model_files, forced, level, action):
+    engine = Engine(snapshot(specs(model_files["v1"]), forced=forced), devices=cpu_only())
+    [decisions] = engine.decide([batch()])
+    assert {d["level"] for d in decisions} == {level}
+    assert all(d["conf"] is None for d in decisions)
+    if action is not None:
+        assert {d["action"] for d in decisions} == {action}
+
+
+def test_a_broken_model_is_answered_by_rules_and_degrades_after_three_batches(model_files, tmp_path):
+    broken = dict(model_files["v1"])
+    bad = tmp_path / "bad.int8.onnx"
+    bad.write_bytes(model_files["v1"]["int8"].read_bytes())
+    group = tuple(ModelSpec(id=1, archetype="aggressive", model_type="combat_dqn", version=1, precision="int8",
+                            path=bad, sha256=sha256_of(bad), weight=1.0) for _ in range(1))
+    bad.write_bytes(b"corrupted after registration")
+    del broken
+    engine = Engine(snapshot(group), devices=cpu_only())
+    for _ in range(3):
+        [decisions] = engine.decide([batch()])
+        assert {d["level"] for d in decisions} == {4}  # answered, by the rules
+    assert engine.controller.level == 4
+    assert "3 bad batches" in engine.controller.transitions[-1].reason
+
+
+def test_hot_reload_switches_versions_without_a_restart(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    assert engine.decide([batch()])[0][0]["model"] == "combat_dqn:1/int8"
+    engine.apply_snapshot(snapshot(specs(model_files["v2"], version=2)), generation=2)
+    assert engine.decide([batch()])[0][0]["model"] == "combat_dqn:2/int8"
+    assert engine.loaded_sessions() == 1  # the retired version's session was dropped
+
+
+def test_models_becoming_active_lift_a_rules_only_engine(model_files):
+    engine = Engine(snapshot(), devices=cpu_only())
+    assert engine.controller.level == 4
+    engine.apply_snapshot(snapshot(specs(model_files["v1"])), generation=1)
+    assert engine.controller.level == 3
+
+
+def test_fusion_of_two_models_and_the_temporal_history(model_files):
+    group = specs(model_files["v1"]) + specs(model_files["temporal"], model_type="temporal_transformer")
+    engine = Engine(snapshot(group), devices=cpu_only())
+    for tick in range(3):
+        [decisions] = engine.decide([batch(tick=tick, seed=tick)])
+    assert decisions[0]["model"] == "combat_dqn:1+temporal_transformer:1/int8"
+    assert len(engine.memory) == 12  # L1 keeps every monster's recent states for the temporal model
+
+
+def test_difficulty_hands_monsters_to_the_traditional_ai_deterministically(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    n = 400
+    assert all(d["action"] != 255 for d in engine.decide([batch(n, difficulty=[1.0] * n)])[0])
+    assert all(d["action"] == 255 for d in engine.decide([batch(n, difficulty=[0.0] * n)])[0])
+    half = [d["action"] == 255 for d in engine.decide([batch(n, difficulty=[0.5] * n)])[0]]
+    again = [d["action"] == 255 for d in engine.decide([batch(n, difficulty=[0.5] * n)])[0]]
+    assert 0.35 < sum(half) / n < 0.65 and half == again
+
+
+def test_l2_cache_answers_repeated_states(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only(), l2=LocalCache())
+    first = engine.decide([batch()])[0]
+    second = engine.decide([batch()])[0]
+    assert [d["action"] for d in first] == [d["action"] for d in second]
+    assert engine.l2.hits == 10 and engine.l2.misses == 10
+
+
+def test_batcher_merges_messages_that_queue_up(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    gate = threading.Event()
+    original = engine.decide
+
+    def slow_decide(batches):
+        gate.wait(5)
+        return original(batches)
+
+    engine.decide = slow_decide
+    batcher = Batcher(engine)
+    futures = [batcher.submit(batch(seed=i)) for i in range(5)]
+    gate.set()
+    answers = [f.result(timeout=10) for f in futures]
+    assert all(len(a) == 12 for a in answers)
+    assert batcher.merged_passes >= 1  # the four that queued behind the first ran as one pass
+    assert engine.stats.batches < 5

@@ -1,0 +1,105 @@
+"""Decide payloads: every bad input becomes an error entry for that request; the rest is served."""
+
+import base64
+
+import numpy as np
+import pytest
+
+from aiworld.mobs import client
+from aiworld.mobs.payload import MAX_BATCH, decode
+from aiworld.mobs.state import ARCHETYPES, LAYOUT, STATE_SIZE
+from aiworld.tasks.base import PayloadError
+
+
+def payload(n=4, compact=True, **overrides):
+    states = np.full((n, STATE_SIZE), 0.5, np.float32)
+    body = client.decide_payload(server="m1", tick=3, reply_to="r", request_ids=range(10, 10 + n), mob_ids=range(n),
+                                 class_ids=[1002] * n, archetypes=[ARCHETYPES[i % 6] for i in range(n)],
+                                 states=states, compact=compact)
+    body.update(overrides)
+    return body
+
+
+def codes(batch):
+    return {(e.rid, e.code) for e in batch.errors}
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_valid_batch(compact):
+    batch = decode(payload(compact=compact))
+    assert len(batch) == 4 and batch.errors == []
+    assert batch.request_ids.tolist() == [10, 11, 12, 13]
+    assert batch.states.shape == (4, 64) and float(batch.states[0, 0]) == 0.5
+
+
+def test_compact_states_are_little_endian_float32():
+    body = payload(n=1)
+    raw = np.arange(64, dtype="<f4") / 64
+    body["states_b64"] = base64.b64encode(raw.tobytes()).decode()
+    assert np.allclose(decode(body).states[0], raw)
+
+
+def test_bad_requests_are_rejected_one_by_one():
+    body = payload(n=6, compact=False)
+    monsters = body["monsters"]
+    monsters[0]["state"] = monsters[0]["state"][:63]
+    monsters[1]["state"][5] = float("nan")
+    monsters[2]["state"][7] = 1.5
+    monsters[3]["archetype"] = "dragon"
+    monsters[4]["difficulty"] = 2
+    batch = decode(body)
+    assert codes(batch) == {(10, "bad_state_length"), (11, "non_finite_state"), (12, "state_out_of_range"),
+                            (13, "unknown_archetype"), (14, "bad_difficulty")}
+    assert batch.request_ids.tolist() == [15]
+
+
+def test_infinity_in_compact_states():
+    body = payload(n=2)
+    raw = np.full((2, 64), 0.5, "<f4")
+    raw[1, 3] = np.inf
+    body["states_b64"] = base64.b64encode(raw.tobytes()).decode()
+    batch = decode(body)
+    assert codes(batch) == {(11, "non_finite_state")} and batch.request_ids.tolist() == [10]
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("states_b64", "***", "bad_states_b64"),
+    ("states_b64", base64.b64encode(b"\0" * 12).decode(), "bad_states_b64"),
+    ("v", 99, "unsupported_version"),
+    ("monsters", "nope", "bad_monsters"),
+])
+def test_message_level_problems_answer_every_request_with_an_error(field, value, code):
+    batch = decode(payload(**{field: value}))
+    assert len(batch) == 0 and batch.errors and all(e.code == code for e in batch.errors)
+
+
+def test_oversized_batch_answers_the_first_max_batch():
+    n = MAX_BATCH + 3
+    batch = decode(payload(n=n))
+    assert len(batch) == MAX_BATCH
+    assert [e.code for e in batch.errors] == ["batch_too_large"] * 3
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "text", {"monsters": []}, {"reply_to": ""}])
+def test_no_way_to_reply_is_a_payload_error(bad):
+    with pytest.raises(PayloadError):
+        decode(bad)
+
+
+def test_request_ids_are_unsigned_64_bit():
+    body = payload(n=2)
+    body["monsters"][0]["rid"] = 2**64 - 1
+    body["monsters"][1]["rid"] = -1
+    batch = decode(body)
+    assert batch.request_ids.tolist() == [2**64 - 1]
+    assert codes(batch) == {(None, "bad_request_id")}
+
+
+def test_layout_documents_every_index_in_its_group():
+    groups = {"self": range(0, 12), "environment": range(12, 22), "social": range(22, 30),
+              "tactical": range(30, 42), "temporal": range(42, 52), "goals": range(52, 64)}
+    for index, name, group, meaning in LAYOUT:
+        assert index in groups[group] and name and meaning
+    names = {name: index for index, name, _, _ in LAYOUT}
+    assert (names["hp_ratio"], names["sp_ratio"], names["enemy_count"], names["target_distance"],
+            names["threat"]) == (0, 1, 30, 31, 32)  # the seed encoder's indices
