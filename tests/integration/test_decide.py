@@ -3,6 +3,8 @@ its decisions back from a real gpu worker (threads pool, as in the Procfile)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,80 @@ def test_a_tick_gets_its_decisions_back(gpu_worker, broker, compact):
         else:  # no model for this archetype: the rules answer
             assert d["level"] == 4 and d["conf"] is None and d["model"] == "rules"
     assert broker.ttl("replies:map-1") == -2 or broker.ttl("replies:map-1") <= 10
+
+
+def test_bad_requests_get_error_entries_the_rest_is_answered_and_the_message_is_dead_lettered(gpu_worker, broker):
+    from aiworld.models import DeadLetter
+    from tests.support.processes import wait_for
+
+    payload = tick_payload(5, "replies:bad", compact=False)
+    payload["monsters"][0]["state"] = payload["monsters"][0]["state"][:63]
+    payload["monsters"][1]["state"][2] = float("nan")
+    payload["monsters"][2]["archetype"] = "dragon"
+    client.push(broker, payload)
+    reply = client.read_reply(broker, "replies:bad", timeout=20)
+    assert {(e["rid"], e["code"]) for e in reply["errors"]} == {
+        (1000, "bad_state_length"), (1001, "non_finite_state"), (1002, "unknown_archetype")}
+    assert [d["rid"] for d in reply["decisions"]] == [1003, 1004]
+    letter = wait_for(lambda: DeadLetter.objects.filter(task_name="aiworld.mobs.decide").first(), 10,
+                      what="dead letter")
+    assert letter.source == "map-1" and "bad_state_length" in letter.error_message
+    # malformed base64 for the whole batch: every request gets the error, the worker lives on
+    broken = tick_payload(3, "replies:bad")
+    broken["states_b64"] = "!!!"
+    client.push(broker, broken)
+    reply = client.read_reply(broker, "replies:bad", timeout=20)
+    assert reply["decisions"] == [] and {e["code"] for e in reply["errors"]} == {"bad_states_b64"}
+    client.push(broker, tick_payload(3, "replies:bad"))
+    assert len(client.read_reply(broker, "replies:bad", timeout=20)["decisions"]) == 3
+    assert gpu_worker.alive()
+
+
+def test_gm_forced_level_and_a_new_version_reach_the_running_worker(gpu_worker, broker, tmp_path):
+    from aiworld.services import registry
+
+    client.push(broker, tick_payload(6, "replies:gm"))
+    assert client.read_reply(broker, "replies:gm", timeout=20)["decisions"][0]["model"] == "combat_dqn:1/int8"
+
+    install_models(tmp_path / "v2", ("aggressive",), version=2)  # activates v2: the worker reloads
+    registry.set_policy(forced_level=5)
+    import time
+
+    time.sleep(1.5)  # the worker checks the generation at most once a second
+    client.push(broker, tick_payload(6, "replies:gm"))
+    decisions = client.read_reply(broker, "replies:gm", timeout=20)["decisions"]
+    assert {(d["level"], d["action"]) for d in decisions} == {(5, 255)}
+
+    registry.set_policy(forced_level=None)
+    time.sleep(1.5)
+    client.push(broker, tick_payload(6, "replies:gm"))
+    decisions = client.read_reply(broker, "replies:gm", timeout=20)["decisions"]
+    assert decisions[0]["level"] == 3 and decisions[0]["model"] == "combat_dqn:2/int8"
+    from aiworld.models import FallbackEvent
+
+    assert FallbackEvent.objects.filter(to_level=5, reason__contains="forced by a GM").exists()
+
+
+def test_check_message_command_explains_problems(tmp_path):
+    import subprocess
+    import sys
+
+    from aiworld.env import PROJECT_ROOT
+
+    good = tmp_path / "good.json"
+    good.write_bytes(client.decide_message(tick_payload(3, "r")))
+    bad_payload = tick_payload(2, "r", compact=False)
+    bad_payload["monsters"][1]["state"] = [0.5] * 10
+    message = json.loads(client.decide_message(bad_payload))
+    del message["properties"]["delivery_tag"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(message))
+    run = [sys.executable, "manage.py", "check_message"]
+    ok = subprocess.run(run + [str(good)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "message OK" in ok.stdout
+    result = subprocess.run(run + [str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "delivery_tag" in result.stdout and "silently" in result.stdout
+    message["properties"]["delivery_tag"] = "x"
+    bad.write_text(json.dumps(message))
+    result = subprocess.run(run + [str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "request 1001: bad_state_length" in result.stdout

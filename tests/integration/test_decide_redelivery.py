@@ -1,0 +1,50 @@
+"""A gpu worker killed in the middle of a batch: another worker answers it; duplicates are harmless
+because answers carry request ids."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from aiworld.mobs import client
+from aiworld.mobs.onnx_export import random_mlp, write_precisions
+from aiworld.mobs.state import STATE_SIZE
+from aiworld.services import registry
+from tests.support.processes import start_worker, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_batch_of_a_killed_worker_is_answered_by_another(worker_env, broker, tmp_path):
+    # A deliberately big network makes one batch take about a second: long enough to kill the
+    # worker while it computes.
+    paths = write_precisions(random_mlp(7, hidden=(1536, 1536)), tmp_path / "models", "slow")
+    registry.register(archetype="aggressive", model_type="combat_dqn", version=1, precision="int8",
+                      path=paths["int8"])
+    registry.activate("aggressive", "combat_dqn", 1)
+    n = 4096
+    payload = client.decide_payload(server="m", tick=1, reply_to="replies:kill", request_ids=range(n),
+                                    mob_ids=range(n), class_ids=[1] * n, archetypes=["aggressive"] * n,
+                                    states=np.full((n, STATE_SIZE), 0.5, np.float32))
+    victim = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=1)
+    try:
+        client.push(broker, payload)
+        wait_for(lambda: broker.hlen("unacked") == 1, 15, interval=0.05, what="the victim holds the message")
+        time.sleep(0.3)  # in the middle of the batch
+        victim.kill_hard()
+    finally:
+        victim.stop()
+    assert broker.llen("replies:kill") == 0  # killed before it could answer
+    killed_at = time.monotonic()
+    survivor = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=1)
+    try:
+        reply = client.read_reply(broker, "replies:kill", timeout=40)
+        assert reply is not None, survivor.log_tail()
+        assert reply["worker"] == survivor.name
+        assert sorted(d["rid"] for d in reply["decisions"]) == list(range(n))
+        assert {d["level"] for d in reply["decisions"]} <= {3, 4}
+        assert time.monotonic() - killed_at <= 30
+    finally:
+        survivor.stop()
