@@ -11,7 +11,6 @@ docs/benchmarks.md holds the numbers behind the defaults.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
 import numpy as np
 
@@ -26,32 +25,64 @@ def quantized_keys(prefix: bytes, states: np.ndarray) -> list[bytes]:
 
 
 class WorkingMemory:
-    """L1: the last HISTORY_LENGTH states per monster id, oldest first, zero-padded."""
+    """L1: the last HISTORY_LENGTH states per monster id, oldest first, zero-padded.
+
+    One array of histories indexed by slot; a dict maps monster ids to slots. An update is one
+    dict lookup per monster plus vectorised copies (a dict of small arrays cost ~2.6 µs per
+    monster, as much as the model itself: bench/caches.py).
+    """
 
     def __init__(self, max_monsters: int = 200_000, idle_s: float = 60.0):
         self.max_monsters = max_monsters
         self.idle_s = idle_s
-        self._rows: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
+        self._slots: dict[int, int] = {}
+        self._history = np.zeros((1024, HISTORY_LENGTH, STATE_SIZE), np.float32)
+        self._seen = np.zeros(1024, np.float64)
+        self._owner = np.full(1024, -1, np.int64)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._slots)
+
+    def _grow_or_evict(self, needed: int) -> None:
+        size = len(self._seen)
+        if len(self._slots) + needed <= size:
+            return
+        if size < self.max_monsters:
+            new = min(self.max_monsters, max(size * 2, len(self._slots) + needed))
+            self._history = np.concatenate([self._history, np.zeros((new - size, HISTORY_LENGTH, STATE_SIZE),
+                                                                    np.float32)])
+            self._seen = np.concatenate([self._seen, np.zeros(new - size)])
+            self._owner = np.concatenate([self._owner, np.full(new - size, -1, np.int64)])
+            return
+        # full: forget the least recently seen tenth (and at least what is needed)
+        count = max(needed, size // 10)
+        for slot in np.argpartition(self._seen, count)[:count].tolist():
+            self._slots.pop(int(self._owner[slot]), None)
+            self._owner[slot] = -1
+            self._seen[slot] = 0.0
 
     def update(self, mob_ids: np.ndarray, states: np.ndarray) -> np.ndarray:
         """Append each state to its monster's history; returns float32[n, 10, 64]."""
         now = time.monotonic()
-        out = np.zeros((len(mob_ids), HISTORY_LENGTH, STATE_SIZE), dtype=np.float32)
-        rows = self._rows
-        for i, mob in enumerate(mob_ids.tolist()):
-            entry = rows.pop(mob, None)
-            history = entry[1] if entry and now - entry[0] < self.idle_s else np.zeros((HISTORY_LENGTH, STATE_SIZE),
-                                                                                     np.float32)
-            history[:-1] = history[1:]
-            history[-1] = states[i]
-            rows[mob] = (now, history)
-            out[i] = history
-        while len(rows) > self.max_monsters:
-            rows.popitem(last=False)
-        return out
+        ids = mob_ids.tolist()
+        slots_of = self._slots
+        new = [mob for mob in dict.fromkeys(ids) if mob not in slots_of]
+        if new:
+            self._grow_or_evict(len(new))
+            free = np.flatnonzero(self._owner == -1)[: len(new)].tolist()
+            for mob, slot in zip(new, free, strict=True):
+                slots_of[mob] = slot
+                self._owner[slot] = mob
+                self._seen[slot] = 0.0
+        slots = np.fromiter((slots_of[mob] for mob in ids), dtype=np.int64, count=len(ids))
+        history = self._history[slots]
+        history[:, :-1] = history[:, 1:]
+        history[:, -1] = states
+        stale = now - self._seen[slots] > self.idle_s  # new or idle too long: no past worth keeping
+        history[stale, :-1] = 0.0
+        self._history[slots] = history
+        self._seen[slots] = now
+        return history
 
 
 class LocalCache:

@@ -183,3 +183,27 @@ def test_batcher_merges_messages_that_queue_up(model_files):
     assert all(len(a) == 12 for a in answers)
     assert batcher.merged_passes >= 1  # the four that queued behind the first ran as one pass
     assert engine.stats.batches < 5
+
+
+def test_working_memory_keeps_the_last_ten_states_per_monster():
+    from aiworld.mobs.caches import WorkingMemory
+
+    memory = WorkingMemory(max_monsters=1024)
+    for t in range(12):
+        states = np.full((3, STATE_SIZE), t / 100, np.float32)
+        history = memory.update(np.array([5, 6, 7]), states)
+    assert history.shape == (3, 10, 64)
+    assert np.allclose(history[0, :, 0], np.arange(2, 12) / 100)  # oldest first, the last ten
+    fresh = memory.update(np.array([99]), np.full((1, STATE_SIZE), 0.5, np.float32))
+    assert np.allclose(fresh[0, :-1], 0) and np.allclose(fresh[0, -1], 0.5)  # a new monster: zero-padded
+
+
+def test_working_memory_evicts_the_least_recently_seen_when_full():
+    from aiworld.mobs.caches import WorkingMemory
+
+    memory = WorkingMemory(max_monsters=1024)
+    memory.update(np.arange(1024), np.zeros((1024, STATE_SIZE), np.float32))
+    memory.update(np.arange(512), np.zeros((512, STATE_SIZE), np.float32))  # seen again: recent
+    memory.update(np.arange(2000, 2010), np.zeros((10, STATE_SIZE), np.float32))
+    assert len(memory) <= 1024 and all(m in memory._slots for m in range(512))
+    assert all(m in memory._slots for m in range(2000, 2010))
