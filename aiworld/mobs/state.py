@@ -103,3 +103,14 @@ LAYOUT: tuple[tuple[int, str, str, str], ...] = (
 
 INDEX = {name: index for index, name, _, _ in LAYOUT}
 assert [row[0] for row in LAYOUT] == list(range(STATE_SIZE))
+
+
+def layout_markdown() -> str:
+    """The state table as docs/protocol.md shows it (a test keeps the two equal)."""
+    lines = ["| index | name | group | value |", "|---|---|---|---|"]
+    lines += [f"| {index} | `{name}` | {group} | {meaning} |" for index, name, group, meaning in LAYOUT]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(layout_markdown())

@@ -103,3 +103,12 @@ def test_layout_documents_every_index_in_its_group():
     names = {name: index for index, name, _, _ in LAYOUT}
     assert (names["hp_ratio"], names["sp_ratio"], names["enemy_count"], names["target_distance"],
             names["threat"]) == (0, 1, 30, 31, 32)  # the seed encoder's indices
+
+
+def test_docs_state_table_is_the_code_table():
+    from aiworld.env import PROJECT_ROOT
+    from aiworld.mobs.state import layout_markdown
+
+    text = (PROJECT_ROOT / "docs" / "protocol.md").read_text()
+    documented = text.split("<!-- state-table -->\n", 1)[1].split("\n<!-- /state-table -->", 1)[0]
+    assert documented == layout_markdown()
