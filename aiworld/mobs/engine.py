@@ -60,6 +60,7 @@ class EngineStats:
     cache_hits: int = 0
     cache_lookups: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    pass_sizes: list[int] = field(default_factory=list)
     levels: Counter = field(default_factory=Counter)
 
 
@@ -314,6 +315,7 @@ class Engine:
         stats.cache_hits += result.cache_hits
         stats.cache_lookups += result.cache_lookups
         stats.latencies_ms.append(latency_ms)
+        stats.pass_sizes.append(n)
         for level, count in zip(*np.unique(result.levels, return_counts=True), strict=True):
             stats.levels[int(level)] += int(count)
 

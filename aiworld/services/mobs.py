@@ -26,7 +26,7 @@ from aiworld.services import registry
 
 log = logging.getLogger("aiworld.mobs")
 RELOAD_CHECK_S = 1.0
-STATS_EVERY_S = 10.0
+STATS_EVERY_S = float(os.environ.get("AIWORLD_STATS_EVERY_S", "10"))
 
 
 def _cache_setting(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -130,8 +130,10 @@ class Serving:
         stats, engine = self.engine.stats, self.engine
         latencies = sorted(stats.latencies_ms) or [0.0]
         hit_rate = stats.cache_hits / stats.cache_lookups if stats.cache_lookups else None
-        for latency in latencies:
+        for latency in stats.latencies_ms:
             metrics.LATENCY.observe(latency / 1000)
+        for size in stats.pass_sizes:
+            metrics.BATCH_SIZE.observe(size)
         metrics.MODEL_ERRORS.inc(stats.errors)
         metrics.MODELS_LOADED.set(engine.loaded_sessions())
         metrics.RAM.set(self._process.memory_info().rss)

@@ -19,7 +19,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def gpu_worker(worker_env, tmp_path):
     install_models(tmp_path / "models", ARCHETYPES[:3])  # aggressive, defensive, support have models
-    worker = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=4)
+    (tmp_path / "prometheus").mkdir()
+    env = {**worker_env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"), "AIWORLD_STATS_EVERY_S": "0.5"}
+    worker = start_worker(tmp_path, "gpu", env, pool="threads", concurrency=4)
+    worker.metrics_dir = tmp_path / "prometheus"
     yield worker
     worker.stop()
 
@@ -126,3 +129,30 @@ def test_check_message_command_explains_problems(tmp_path):
     bad.write_text(json.dumps(message))
     result = subprocess.run(run + [str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "request 1001: bad_state_length" in result.stdout
+
+
+def test_seed_metrics_and_recent_statistics_for_gms(gpu_worker, broker):
+    import time
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from aiworld.models import InferenceStats
+    from tests.support.processes import wait_for
+
+    for tick in range(3):
+        client.push(broker, tick_payload(12, "replies:metrics", seed=tick))
+        assert client.read_reply(broker, "replies:metrics", timeout=20)
+        time.sleep(0.3)
+    stats = wait_for(lambda: InferenceStats.objects.filter(decisions__gt=0).first(), 15, what="inference stats row")
+    assert stats.level == 3 and stats.latency_p99_ms >= stats.latency_p50_ms >= 0
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(gpu_worker.metrics_dir))
+    text = generate_latest(registry).decode()
+    for name in ("ml_inference_requests_total", "ml_inference_latency_seconds", "ml_batch_size",
+                 "ml_fallback_level", "ml_ram_usage_bytes", "ml_cpu_usage_percent", "ml_models_loaded_total",
+                 "ml_service_up"):
+        assert name in text, name
+    assert 'ml_inference_requests_total{archetype="aggressive",level="3"}' in text
+    assert "ml_fallback_level 3.0" in text
