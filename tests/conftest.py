@@ -36,7 +36,12 @@ def clean_broker() -> redis.Redis:
 def worker_env(django_db_setup, django_db_blocker, clean_broker) -> dict[str, str]:
     """Environment for subprocesses: the test database, the test broker."""
     from django.conf import settings
+    from django.core.management import call_command
 
     from tests.support.processes import database_url_for, subprocess_env
 
+    with django_db_blocker.unblock():
+        # pytest-django leaves the test database unmigrated when no test of the session asks for
+        # the db itself; the subprocesses need the schema regardless.
+        call_command("migrate", verbosity=0)
     return subprocess_env(DATABASE_URL=database_url_for(settings.DATABASES["default"]["NAME"]))

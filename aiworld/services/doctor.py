@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -144,17 +143,33 @@ def check_gpu() -> Check:
                  "fine for CPU-only hosts: decisions use the CPU levels of the fallback")
 
 
-def check_models(models_dir: str) -> Check:
-    files = sorted(Path(models_dir).glob("**/*.onnx")) if models_dir else []
-    if not files:
-        return Check("models", WARN, f"no ONNX models in {models_dir}",
+def check_models() -> Check:
+    """Active models in the registry, and whether their files are there."""
+    from aiworld.mobs.state import ARCHETYPES
+    from aiworld.services.registry import snapshot
+
+    try:
+        models = snapshot().models
+    except Exception as exc:
+        return Check("models", SKIP, f"registry unreadable: {_first_line(exc)}")
+    if not models:
+        return Check("models", WARN, "no active model in the registry",
                      "train and export them (`python manage.py train --all`, `export_onnx`); until then "
-                     "monsters use the rule-based and traditional-AI levels")
-    return Check("models", OK, f"{len(files)} ONNX model file(s) in {models_dir}")
+                     "monsters are answered by the rules (level 4)")
+    missing = [str(spec.path) for spec in models if not spec.path.exists()]
+    if missing:
+        return Check("models", FAIL, f"{len(missing)} active model file(s) missing, e.g. {missing[0]}",
+                     "restore the files or retire those versions in the admin (Model versions)")
+    covered = sorted({spec.archetype for spec in models})
+    without = [a for a in ARCHETYPES if a not in covered]
+    detail = f"{len(models)} active model file(s) for {len(covered)} archetype(s)"
+    if without:
+        return Check("models", WARN, f"{detail}; none for {', '.join(without)}",
+                     "those archetypes are answered by the rules (level 4)")
+    return Check("models", OK, detail)
 
 
 def run_checks(app, round_trip_timeout: float = 10.0) -> list[Check]:
-    from django.conf import settings
 
     import celeryconfig
 
@@ -172,7 +187,7 @@ def run_checks(app, round_trip_timeout: float = 10.0) -> list[Check]:
         checks.extend(Check(f"worker:{queue}", SKIP, "broker unreachable") for queue in queues)
         checks.append(Check("beat", SKIP, "broker unreachable"))
     checks.append(check_gpu())
-    checks.append(check_models(settings.AIWORLD_MODELS_DIR))
+    checks.append(check_models())
     return checks
 
 

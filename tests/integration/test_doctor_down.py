@@ -23,7 +23,7 @@ def test_doctor_fails_fast_when_the_broker_is_down(worker_env):
     lines = result.stdout.splitlines()
     broker = next(line for line in lines if line.startswith("FAIL broker"))
     assert "make run" in broker and "BROKER_URL" in broker
-    assert any(line.startswith("OK   database") for line in lines)
+    assert any(line.startswith("OK   database") for line in lines), result.stdout
     assert any(line.startswith("SKIP worker:gpu") for line in lines)
     assert time.monotonic() - started < 60
 

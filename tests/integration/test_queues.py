@@ -79,7 +79,10 @@ def test_train_worker_keeps_its_deliveries_under_the_train_unacked_keys(farm, br
 def test_doctor_passes_when_the_farm_is_up(farm, worker_env):
     import celeryconfig
 
-    wait_for(lambda: app.backend.client.get(celeryconfig.BEAT_HEARTBEAT_KEY), 30, what="beat heartbeat")
+    try:
+        wait_for(lambda: app.backend.client.get(celeryconfig.BEAT_HEARTBEAT_KEY), 30, what="beat heartbeat")
+    except TimeoutError:
+        raise AssertionError(f"no beat heartbeat:\n{farm['beat'].log_tail()}") from None
     result = subprocess.run([sys.executable, "manage.py", "doctor"], cwd=PROJECT_ROOT, capture_output=True,
                             text=True, timeout=120, env=worker_env)
     assert result.returncode == 0, result.stdout + result.stderr
