@@ -337,12 +337,14 @@ class Engine:
                 handed = mix.astype(np.float64) / 10_000.0 >= difficulty[weaker]
                 idx = np.flatnonzero(weaker)[handed]
                 actions[idx] = Action.TRADITIONAL_AI
-            decisions = []
-            for rid, action, conf, level, arch in zip(batch.request_ids.tolist(), actions.tolist(),
-                                                      confidence.tolist(), levels.tolist(),
-                                                      batch.archetype_ids.tolist(), strict=True):
-                decisions.append({"rid": rid, "action": action, "conf": None if conf != conf else round(conf, 4),
-                                  "level": level, "model": labels[arch] if level <= 3 else LEVEL_NAMES[level]})
+            conf = np.round(confidence, 4).tolist()  # NaN (no model probability) becomes None below
+            names = [labels[a] for a in range(len(labels))]
+            decisions = [
+                {"rid": rid, "action": action, "conf": None if c != c else c, "level": level,
+                 "model": names[arch] if level <= 3 else LEVEL_NAMES[level]}
+                for rid, action, c, level, arch in zip(batch.request_ids.tolist(), actions.tolist(), conf,
+                                                       levels.tolist(), batch.archetype_ids.tolist(), strict=True)
+            ]
             out.append(decisions)
         return out
 
