@@ -30,7 +30,7 @@ from aiworld.embedded import EmbeddedError, EmbeddedServices, port_is_free
 
 log = logging.getLogger("aiworld.launcher")
 
-FARM_PROCESSES = ("web", "worker-gpu", "worker-cpu", "worker-train", "beat", "flower")
+FARM_PROCESSES = ("web", "worker-gpu", "worker-cpu", "worker-train", "beat", "flower", "mapserver")
 PROCFILE = env.PROJECT_ROOT / "Procfile"
 
 
@@ -162,6 +162,7 @@ def banner(environ: dict[str, str]) -> str:
         f"  Flower   http://127.0.0.1:{environ['FLOWER_PORT']}/   (user {flower_user}, password {flower_password})",
         f"  metrics  {web}/metrics   and Flower's http://127.0.0.1:{environ['FLOWER_PORT']}/metrics",
         f"  health   {web}/healthz   and `python manage.py doctor` from another terminal",
+        "  a simulated map server (Procfile `mapserver`) sends monster ticks; its lines show decisions/s",
         "",
     ])
 
