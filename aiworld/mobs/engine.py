@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 
@@ -350,25 +351,45 @@ class Engine:
 
 
 class Batcher:
-    """Merges messages handed in by concurrent task threads into one engine pass."""
+    """Merges the messages of concurrent task threads into one engine pass, without a thread of its
+    own: the first thread in becomes the leader and runs the pass itself (no hand-off when traffic
+    is light: each wake-up of a sleeping thread costs about a millisecond on our machines); threads
+    that arrive meanwhile queue their batches, and the leader answers them together in its next
+    pass before it lets go."""
 
     def __init__(self, engine: Engine, max_rows: int = 16384):
         self.engine = engine
         self.max_rows = max_rows
         self._queue: SimpleQueue[tuple[Batch, Future]] = SimpleQueue()
+        self._leader = threading.Lock()
         self.merged_passes = 0
-        self._thread = threading.Thread(target=self._loop, name="aiworld-batcher", daemon=True)
-        self._thread.start()
 
-    def submit(self, batch: Batch) -> Future:
+    def decide(self, batch: Batch, timeout: float) -> list[dict]:
         future: Future = Future()
         self._queue.put((batch, future))
-        return future
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if self._leader.acquire(blocking=False):
+                try:
+                    self._drain()
+                finally:
+                    self._leader.release()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no decision within {timeout}s")
+                try:
+                    # Short waits: a batch queued just as the leader finished is picked up by the
+                    # next attempt to lead rather than waiting for a leader that has left.
+                    return future.result(timeout=min(left, 0.002))
+                except FuturesTimeout:
+                    continue
+        return future.result()
 
-    def _loop(self) -> None:
+    def _drain(self) -> None:
         while True:
-            items = [self._queue.get()]
-            rows = len(items[0][0])
+            items: list[tuple[Batch, Future]] = []
+            rows = 0
             while rows < self.max_rows:
                 try:
                     item = self._queue.get_nowait()
@@ -376,11 +397,13 @@ class Batcher:
                     break
                 items.append(item)
                 rows += len(item[0])
+            if not items:
+                return
             if len(items) > 1:
                 self.merged_passes += 1
             try:
                 answers = self.engine.decide([batch for batch, _ in items])
-            except Exception as exc:  # decide() answers errors itself; this is a bug guard
+            except Exception as exc:  # decide() answers errors itself; this guards against bugs
                 for _, future in items:
                     future.set_exception(exc)
                 continue

@@ -106,7 +106,7 @@ class Serving:
         self.maybe_reload()
         if not len(batch):
             return []
-        return self.batcher.submit(batch).result(timeout=timeout)
+        return self.batcher.decide(batch, timeout)
 
     def reply(self, batch: Batch, decisions: list[dict], task_id: str) -> None:
         body = encode_reply(batch, decisions, worker=self.worker, task_id=task_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,8 @@ def test_l2_cache_answers_repeated_states(model_files):
 
 
 def test_batcher_merges_messages_that_queue_up(model_files):
+    from concurrent.futures import ThreadPoolExecutor
+
     engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
     gate = threading.Event()
     original = engine.decide
@@ -177,12 +180,26 @@ def test_batcher_merges_messages_that_queue_up(model_files):
 
     engine.decide = slow_decide
     batcher = Batcher(engine)
-    futures = [batcher.submit(batch(seed=i)) for i in range(5)]
-    gate.set()
-    answers = [f.result(timeout=10) for f in futures]
+    with ThreadPoolExecutor(5) as pool:
+        first = pool.submit(batcher.decide, batch(seed=0), 10)
+        time.sleep(0.2)  # the first thread leads and is held inside the engine
+        rest = [pool.submit(batcher.decide, batch(seed=i), 10) for i in range(1, 5)]
+        time.sleep(0.2)
+        gate.set()
+        answers = [first.result(10)] + [f.result(10) for f in rest]
     assert all(len(a) == 12 for a in answers)
-    assert batcher.merged_passes >= 1  # the four that queued behind the first ran as one pass
-    assert engine.stats.batches < 5
+    assert batcher.merged_passes >= 1  # the four that queued behind the leader ran as one pass
+    assert engine.stats.batches == 2
+
+
+def test_batcher_runs_alone_in_the_calling_thread(model_files):
+    engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
+    batcher = Batcher(engine)
+    calls = []
+    original = engine.decide
+    engine.decide = lambda batches: calls.append(threading.current_thread().name) or original(batches)
+    assert len(batcher.decide(batch(), 5)) == 12
+    assert calls == [threading.current_thread().name]  # no hand-off to another thread
 
 
 def test_working_memory_keeps_the_last_ten_states_per_monster():
