@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=5000, help="messages pushed at once for throughput")
     parser.add_argument("--pool", default="solo", choices=["solo", "prefork"])
     parser.add_argument("--time-budget", type=float, default=300.0, help="seconds before giving up")
+    parser.add_argument("--pace-ms", type=float, default=0.0,
+                        help="pause between sequential round trips (a map server sends every 100 ms, so the "
+                             "worker sleeps in between); 0: back to back")
     options = parser.parse_args()
 
     client = redis.Redis.from_url(os.environ["BROKER_URL"])
@@ -79,6 +82,8 @@ def main() -> int:
                 client.lpush(queue_key("cpu"), message(task_id))
                 wait_done({f"celery-task-meta-{task_id}".encode()})
                 latencies.append((time.perf_counter() - started) * 1000)
+                if options.pace_ms:
+                    time.sleep(options.pace_ms / 1000)
 
             ids = [str(uuid.uuid4()) for _ in range(options.burst)]
             payloads = [message(task_id) for task_id in ids]
@@ -96,7 +101,8 @@ def main() -> int:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"worker pool {options.pool}")
-    print(f"sequential round trip ({options.sequential}): p50 {statistics.median(latencies):.2f} ms, "
+    paced = f", {options.pace_ms:g} ms apart" if options.pace_ms else ", back to back"
+    print(f"sequential round trip ({options.sequential}{paced}): p50 {statistics.median(latencies):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms, max {max(latencies):.2f} ms")
     print(f"burst of {options.burst}: {burst_s:.2f} s, {options.burst / burst_s:.0f} tasks/s end to end")
     return 0
