@@ -174,7 +174,14 @@ def serving(worker: str = "") -> Serving:
 def answer(batch: Batch, *, task_id: str, worker: str, timeout: float) -> int:
     """Decide a batch and push the reply (errors included). Returns how many decisions were sent."""
     service = serving(worker)
-    decisions = service.decide(batch, timeout)
+    try:
+        decisions = service.decide(batch, timeout)
+    except TimeoutError:
+        # The engine did not answer in time (overload): hand this tick to the map server's own AI
+        # now rather than leave it waiting for a reply that comes too late to use.
+        log.warning("no decision within %ss for %s requests: answering with level 5", timeout, len(batch))
+        decisions = [{"rid": rid, "action": 255, "conf": None, "level": 5, "model": "traditional"}
+                     for rid in batch.request_ids.tolist()]
     service.reply(batch, decisions, task_id)
     service.account(batch, decisions)
     return len(decisions)

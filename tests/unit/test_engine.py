@@ -224,3 +224,22 @@ def test_working_memory_evicts_the_least_recently_seen_when_full():
     memory.update(np.arange(2000, 2010), np.zeros((10, STATE_SIZE), np.float32))
     assert len(memory) <= 1024 and all(m in memory._slots for m in range(512))
     assert all(m in memory._slots for m in range(2000, 2010))
+
+
+def test_an_engine_that_misses_the_deadline_answers_with_level_5(model_files, monkeypatch):
+    from aiworld.services import mobs
+
+    class SlowServing:
+        def decide(self, batch, timeout):
+            raise TimeoutError("too slow")
+
+        def reply(self, batch, decisions, task_id):
+            self.sent = decisions
+
+        def account(self, batch, decisions):
+            pass
+
+    slow = SlowServing()
+    monkeypatch.setattr(mobs, "serving", lambda worker="": slow)
+    assert mobs.answer(batch(), task_id="t", worker="w", timeout=0.01) == 12
+    assert {(d["action"], d["level"]) for d in slow.sent} == {(255, 5)}
