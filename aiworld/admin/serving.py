@@ -46,28 +46,26 @@ class ServingPolicyAdmin(admin.ModelAdmin):
         self.message_user(request, "Serving policy saved; every gpu worker applies it within a second.")
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the workers: GMs look and filter, never edit."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(FallbackEvent)
-class FallbackEventAdmin(admin.ModelAdmin):
+class FallbackEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "worker", "from_level", "to_level", "reason")
     list_filter = ("to_level", "worker")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(InferenceStats)
-class InferenceStatsAdmin(admin.ModelAdmin):
+class InferenceStatsAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "worker", "level", "decisions", "batches", "errors", "latency_p50_ms",
                     "latency_p99_ms", "cache_hit_rate")
     list_filter = ("worker", "level")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
