@@ -155,6 +155,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per offered load")
     parser.add_argument("--quick", action="store_true", help="3 s per load (a check, not a result)")
     parser.add_argument("--saturation-monsters", type=int, default=2000, help="monsters per message at saturation")
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"],
+                        help="gpu worker pool: threads (the Procfile's) or prefork (one process per core)")
     options = parser.parse_args()
     duration = 3.0 if options.quick else options.duration
     url = os.environ["BROKER_URL"]
@@ -162,14 +164,17 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-decisions-"))
     install_models(tmp / "models", ARCHETYPES)
     redis.Redis.from_url(url).delete("gpu")
-    worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool="threads", concurrency=4)
+    concurrency = 4 if options.pool == "threads" else os.cpu_count() or 2
+    worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool=options.pool,
+                          concurrency=concurrency)
     try:
-        memory = memory_per_archetype(url, worker.pid)
+        memory = memory_per_archetype(url, worker.pid) if options.pool == "threads" else []
         loads = [("1,000/s", 1, 100), ("10,000/s", 4, 250), ("50,000/s", 10, 500)]
         results = [(name, servers * monsters * TICKS_PER_S, offered(url, servers, monsters, duration, True))
                    for name, servers, monsters in loads]
         saturation = offered(url, 4, options.saturation_monsters, duration, False)
-        worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20
+        process = psutil.Process(worker.pid)
+        worker_rss = sum(p.memory_info().rss for p in [process, *process.children()]) / 2**20
     finally:
         worker.stop()
     raw = raw_onnxruntime(options.saturation_monsters)
@@ -179,9 +184,10 @@ def main() -> int:
     import onnxruntime
 
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python bench/decisions.py"
-          f"{' --quick' if options.quick else f' --duration {duration:g}'}")
+          f"{' --quick' if options.quick else f' --duration {duration:g}'}"
+          f"{' --pool prefork' if options.pool == 'prefork' else ''}")
     print(f"machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, onnxruntime "
-          f"{onnxruntime.__version__}; one gpu worker (threads pool, 4 threads), level 3, INT8 models for "
+          f"{onnxruntime.__version__}; one gpu worker ({options.pool} pool, {concurrency}), level 3, INT8 models for "
           f"6 archetypes; producers, worker and Valkey share the cores\n")
     print("| offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies |")
     print("|---|---|---|---|---|---|")
@@ -194,8 +200,11 @@ def main() -> int:
     print(f"\nraw onnxruntime, same models, batches of {options.saturation_monsters // 6} rows per archetype, one "
           f"process: {raw:,.0f} decisions/s; end to end at saturation is {saturation['decisions_s'] / raw:.1%} "
           f"of it")
-    print("\nworker memory as each archetype's models load (RSS growth, MiB): "
-          + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory) + f"; worker RSS at the end {worker_rss:.0f} MiB")
+    if memory:
+        print("\nworker memory as each archetype's models load (RSS growth, MiB): "
+              + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory) + f"; worker RSS at the end {worker_rss:.0f} MiB")
+    else:
+        print(f"\nworker RSS at the end, all processes: {worker_rss:.0f} MiB")
     return 0
 
 
