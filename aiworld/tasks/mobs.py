@@ -12,7 +12,10 @@ from aiworld.services.dead_letters import record_dead_letter
 from aiworld.tasks.base import IdempotentTask
 
 
-@shared_task(name="aiworld.mobs.decide", bind=True, base=IdempotentTask, ignore_result=True)
+# Results are not stored (the reply goes to the batch's reply key), but an error that leaves no reply
+# key to answer on is: the map server can read it under celery-task-meta-<id>.
+@shared_task(name="aiworld.mobs.decide", bind=True, base=IdempotentTask, ignore_result=True,
+             store_errors_even_if_ignored=True)
 def decide(self, payload: dict) -> int:
     """Answer one tick of one map: every valid request gets a decision, every invalid one an error
     entry on the reply key; a message with errors is kept as a dead letter."""

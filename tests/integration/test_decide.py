@@ -81,6 +81,21 @@ def test_bad_requests_get_error_entries_the_rest_is_answered_and_the_message_is_
     assert gpu_worker.alive()
 
 
+def test_a_batch_without_reply_key_leaves_its_error_in_the_result_backend(gpu_worker, broker):
+    from aiworld.protocol import reference_producer
+    from tests.support.processes import wait_for
+
+    payload = tick_payload(2, "unused")
+    del payload["reply_to"]
+    message = json.loads(client.decide_message(payload))
+    task_id = message["headers"]["id"]
+    broker.lpush("gpu", json.dumps(message))
+    document = wait_for(lambda: reference_producer.read_result(broker, task_id), 20, what="stored error")
+    assert document["status"] == "FAILURE" and document["result"]["exc_type"] == "PayloadError"
+    assert "bad_reply_to" in str(document["result"]["exc_message"])
+    assert gpu_worker.alive()
+
+
 def test_gm_forced_level_and_a_new_version_reach_the_running_worker(gpu_worker, broker, tmp_path):
     from aiworld.services import registry
 
