@@ -116,8 +116,12 @@ class Serving:
         pipe.execute()
 
     def account(self, batch: Batch, decisions: list[dict]) -> None:
-        for archetype_id, count in zip(*np.unique(batch.archetype_ids, return_counts=True), strict=True):
-            metrics.REQUESTS.labels(ARCHETYPES[int(archetype_id)], str(self.engine.controller.level)).inc(int(count))
+        # labelled by the level that answered each request (an archetype without a model is
+        # answered by the rules even while the worker serves at level 3)
+        levels = np.fromiter((d["level"] for d in decisions), np.int16, len(decisions))
+        pairs = batch.archetype_ids.astype(np.int16) * 10 + levels
+        for code, count in zip(*np.unique(pairs, return_counts=True), strict=True):
+            metrics.REQUESTS.labels(ARCHETYPES[int(code) // 10], str(int(code) % 10)).inc(int(count))
         now = time.monotonic()
         if now - self._stats_at >= STATS_EVERY_S:
             with self._lock:

@@ -170,4 +170,5 @@ def test_seed_metrics_and_recent_statistics_for_gms(gpu_worker, broker):
                  "ml_service_up"):
         assert name in text, name
     assert 'ml_inference_requests_total{archetype="aggressive",level="3"}' in text
+    assert 'ml_inference_requests_total{archetype="tank",level="4"}' in text  # no tank model: the rules
     assert "ml_fallback_level 3.0" in text
