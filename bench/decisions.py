@@ -1,21 +1,36 @@
-"""Monster decisions end to end at level 3 (CPU INT8): LPUSH of a tick -> reply readable.
+"""Monster decisions end to end at fallback level 3 (CPU INT8): LPUSH of a tick -> reply readable.
 
-    python -m aiworld.launcher exec --fresh -- python bench/decisions.py [--duration 10] [--quick]
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py [--duration 10] [--monsters 500]
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~1 min
 
-Against one real gpu worker subprocess (threads pool, as the Procfile runs it) with INT8 models
-for all six archetypes. Offered loads of 1,000, 10,000 and 50,000 decisions/s (map servers x
-monsters x 10 ticks/s, one message per map per tick), then saturation (every map server sends its
-next tick as soon as its reply is back). In the same run: raw onnxruntime throughput of the same
-models in one process, and the worker's memory per loaded archetype. Producers use raw Redis
-commands with pre-encoded messages so that the producer costs little of the 2 cores. Loopback
-only; bounded in time; stops by itself.
+Against one real gpu worker subprocess (threads pool, 4 threads, as the Procfile runs it) with INT8
+models for all six archetypes, registered and activated as tests/support/models.install_models
+does, and the GM's forced level set to 3 so that a GPU host measures the same path.
+
+- Offered loads of 1,000, 10,000 and 50,000 decisions/s: map servers x monsters per message x 10
+  ticks/s, one message per map per 100 ms tick, sent on the clock whether or not the previous reply
+  is back (as a map server does; an overloaded worker shows as latency, never as a lower offered
+  rate), with at most --max-in-flight messages outstanding per map.
+- Saturation: messages pushed as fast as replies come back, with a bounded window of messages in
+  flight (--saturation-window, spread over two producers).
+- In the same run: raw onnxruntime throughput of the same INT8 models in one process (one run per
+  archetype per message, the batch sizes of the messages), and the ratio end to end / raw.
+- The worker's RSS before and after its first message of each archetype (memory per loaded
+  archetype).
+
+Producers use raw Redis commands with pre-encoded messages (a fresh task id and delivery tag each)
+and count the reply's decisions without parsing it, so that they cost little of the shared cores.
+Latency is per message, from just before its LPUSH to its reply being read (matched by task id).
+Loopback only (the launcher's embedded Valkey); bounded in time; stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import threading
@@ -43,168 +58,292 @@ from tests.support.models import install_models  # noqa: E402
 from tests.support.processes import start_worker, subprocess_env  # noqa: E402
 
 TICKS_PER_S = 10
+LOADS = (1_000, 10_000, 50_000)
+TASK_PLACEHOLDER = "00000000-0000-4000-8000-00000000beef"
+TAG_PLACEHOLDER = "00000000-0000-4000-8000-00000000cafe"
+REPLY_WAIT_S = 5.0  # a message without its reply this long after the load ended counts as missing
 
 
-def percentile(values, q):
+def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
 class Producer(threading.Thread):
-    """One map server: a pre-encoded tick message, re-sent with a fresh id and delivery tag."""
+    """One map server: a pre-encoded tick of `monsters` simulated monsters, re-sent with a fresh task
+    id and delivery tag. Paced (interval_s): one message per interval, at most `window` in flight.
+    Saturating (interval_s None): `window` messages in flight, the next one pushed as a reply comes."""
 
-    def __init__(self, index: int, url: str, monsters: int, interval_s: float | None, stop: threading.Event):
-        super().__init__(daemon=True)
+    def __init__(self, index: int, url: str, monsters: int, interval_s: float | None, window: int,
+                 stop: threading.Event):
+        super().__init__(daemon=True, name=f"producer-{index}")
         self.client = redis.Redis.from_url(url, socket_timeout=10)
         self.reply_to = f"bench:replies:{index}:{uuid.uuid4().hex[:6]}"
         sim = MapSimulation(monsters, seed=index)
-        for _ in range(5):
-            sim.step(np.zeros(monsters, np.int16))
+        actions = np.full(monsters, 255)
+        for _ in range(20):  # some history: HP lost, targets, cooldowns
+            sim.step(actions)
         payload = client.decide_payload(server=f"bench{index}", tick=1, reply_to=self.reply_to,
                                         request_ids=range(monsters), mob_ids=sim.mob_ids, class_ids=sim.class_ids,
-                                        archetypes=sim.archetypes, states=sim.states())
-        template = client.decide_message(payload, task_id="TASKID-0000-0000-0000-000000000000").decode()
-        self.template = template.replace(template.split('"delivery_tag":"')[1].split('"')[0], "DELIVERYTAG")
-        self.monsters = monsters
+                                        archetypes=sim.archetypes, states=sim.states(), packs=sim.packs)
+        message = client.decide_message(payload, task_id=TASK_PLACEHOLDER).decode()
+        tag = message.split('"delivery_tag":"')[1].split('"')[0]
+        self.template = message.replace(tag, TAG_PLACEHOLDER)
         self.interval_s = interval_s
+        self.window = window
         self.stop = stop
+        self.sent: dict[str, float] = {}  # task id -> perf_counter before its LPUSH, until its reply
+        self.measuring = False
+        self.counted_sent = 0
         self.latencies: list[float] = []
         self.decisions = 0
-        self.missing = 0
+        self.errors = 0
+        self.levels = np.zeros(6, np.int64)
+        self.skipped = 0
+        self.counted_ids: set[str] = set()
+
+    def _push(self) -> None:
+        task_id = str(uuid.uuid4())
+        message = self.template.replace(TASK_PLACEHOLDER, task_id).replace(TAG_PLACEHOLDER, str(uuid.uuid4()))
+        self.sent[task_id] = time.perf_counter()
+        if self.measuring:
+            self.counted_sent += 1
+            self.counted_ids.add(task_id)
+        self.client.lpush(client.QUEUE, message)
+
+    def _read(self, wait_s: float) -> None:
+        if wait_s >= 0.001:
+            item = self.client.brpop([self.reply_to], timeout=min(wait_s, 1.0))
+            raw = item[1] if item else None
+        else:
+            raw = self.client.rpop(self.reply_to)
+        if raw is None:
+            return
+        read_at = time.perf_counter()
+        start = raw.find(b'"task_id":"') + 11
+        task_id = raw[start:start + 36].decode()
+        sent_at = self.sent.pop(task_id, None)
+        if sent_at is None:
+            return
+        if self.measuring:  # throughput: the decisions read during the measured seconds
+            self.decisions += raw.count(b'"action":')
+        if task_id in self.counted_ids:  # latency, errors, levels: the messages sent during them
+            self.latencies.append((read_at - sent_at) * 1000)
+            if b'"errors":[]' not in raw:
+                self.errors += raw.count(b'"code":')
+            for level in range(1, 6):
+                self.levels[level] += raw.count(b'"level":%d' % level)
 
     def run(self) -> None:
         next_at = time.monotonic()
         while not self.stop.is_set():
-            message = self.template.replace("TASKID-0000-0000-0000-000000000000", str(uuid.uuid4()), 3) \
-                .replace("DELIVERYTAG", str(uuid.uuid4()))
-            started = time.perf_counter()
-            self.client.lpush("gpu", message)
-            item = self.client.brpop([self.reply_to], timeout=2.0)
-            if item is None:
-                self.missing += 1
-            else:
-                self.latencies.append((time.perf_counter() - started) * 1000)
-                # count instead of parsing: the producer shares the 2 cores with the worker
-                self.decisions += item[1].count(b'"rid":') - item[1].count(b'{"rid":null')
-            if self.interval_s:
-                next_at += self.interval_s
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    self.stop.wait(delay)
+            if self.interval_s is None:
+                while len(self.sent) < self.window:
+                    self._push()
+                self._read(1.0)
+                continue
+            now = time.monotonic()
+            if now >= next_at:
+                if len(self.sent) < self.window:
+                    self._push()
                 else:
-                    next_at = time.monotonic()
+                    self.skipped += 1  # the worker is that far behind: count the tick as not sent
+                next_at += self.interval_s
+                if time.monotonic() - next_at > self.interval_s:  # the producer itself fell behind
+                    behind = int((time.monotonic() - next_at) / self.interval_s)
+                    self.skipped += behind
+                    next_at += behind * self.interval_s
+            self._read(next_at - time.monotonic())
+
+    def drain(self, deadline: float) -> None:
+        """After stop: read the replies of the measured messages until the deadline (their latencies
+        count: they came late, not never); what is still outstanding then is missing."""
+        self.sent = {k: v for k, v in self.sent.items() if k in self.counted_ids}
+        while self.sent and time.monotonic() < deadline:
+            self._read(deadline - time.monotonic())
 
 
-def offered(url: str, servers: int, monsters: int, duration: float, paced: bool) -> dict:
+def run_load(url: str, servers: int, monsters: int, interval_s: float | None, window: int, duration: float,
+             warmup: float) -> dict:
     stop = threading.Event()
-    producers = [Producer(i, url, monsters, 1 / TICKS_PER_S if paced else None, stop) for i in range(servers)]
+    producers = [Producer(i, url, monsters, interval_s, window, stop) for i in range(servers)]
     for p in producers:
         p.start()
-    time.sleep(min(2.0, duration / 4))  # warm-up, not counted
+    time.sleep(warmup)  # not counted: connections, the worker's thread pool, caches
     for p in producers:
-        p.latencies.clear()
-        p.decisions = p.missing = 0
+        p.measuring = True
     started = time.monotonic()
     time.sleep(duration)
     elapsed = time.monotonic() - started
-    counted = [(p.decisions, list(p.latencies), p.missing) for p in producers]
+    for p in producers:
+        p.measuring = False
     stop.set()
+    decisions_in_window = sum(p.decisions for p in producers)
     for p in producers:
         p.join(10)
-    latencies = [v for _, lat, _ in counted for v in lat]
-    return {"decisions_s": sum(d for d, _, _ in counted) / elapsed, "p50": percentile(latencies, 50),
-            "p99": percentile(latencies, 99), "missing": sum(m for _, _, m in counted), "messages": len(latencies)}
+    deadline = time.monotonic() + REPLY_WAIT_S
+    for p in producers:  # the measured messages whose replies are still on their way
+        p.drain(deadline)
+    latencies = [v for p in producers for v in p.latencies]
+    levels = sum(p.levels for p in producers)
+    missing = sum(len(p.sent) for p in producers)
+    conn = producers[0].client
+    for p in producers:
+        conn.delete(p.reply_to)
+    wait_until_idle(conn)
+    return {"decisions_s": decisions_in_window / elapsed, "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99), "messages": sum(p.counted_sent for p in producers),
+            "missing": missing, "errors": sum(p.errors for p in producers),
+            "skipped": sum(p.skipped for p in producers),
+            "levels": {level: int(count) for level, count in enumerate(levels) if count}}
 
 
-def raw_onnxruntime(monsters: int, seconds: float = 3.0) -> float:
-    """Decisions/s of the same INT8 models run directly: one run per archetype per message."""
+def wait_until_idle(conn: redis.Redis, timeout: float = 20.0) -> None:
+    """Let the worker finish what is queued before the next load starts (bounded)."""
+    deadline = time.monotonic() + timeout
+    while conn.llen(client.QUEUE) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+
+
+def raw_onnxruntime(monsters: int, seconds: float) -> float:
+    """Decisions/s of the same INT8 models run directly in this process, as the engine runs them at
+    level 3 (CPU, 1 intra-op thread): per message, one run per archetype on its share of the rows."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = int(os.environ.get("AIWORLD_ORT_THREADS", "1"))
+    options.inter_op_num_threads = 1
+    specs = [spec for spec in registry.snapshot().models if spec.precision == "int8"]
     sessions = [ort.InferenceSession(str(spec.path), sess_options=options, providers=["CPUExecutionProvider"])
-                for spec in registry.snapshot().models if spec.precision == "int8"]
-    rows = np.random.default_rng(0).random((max(1, monsters // len(sessions)), 64), dtype=np.float32)
+                for spec in specs]
+    rng = np.random.default_rng(0)
+    share = [len(part) for part in np.array_split(np.arange(monsters), len(sessions))]
+    inputs = [(s, s.get_inputs()[0].name, rng.random((rows, 64), dtype=np.float32))
+              for s, rows in zip(sessions, share, strict=True) if rows]
+    for session, name, rows in inputs:
+        session.run(None, {name: rows})
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        for session in sessions:
-            session.run(None, {"state": rows})
-            count += len(rows)
+        for session, name, rows in inputs:
+            session.run(None, {name: rows})
+        count += monsters
     return count / (time.perf_counter() - started)
 
 
-def memory_per_archetype(url: str, worker_pid: int) -> list[tuple[str, float]]:
-    """RSS growth of the worker as each archetype's models load (one message per archetype)."""
+def memory_per_archetype(url: str, worker_pid: int) -> tuple[float, list[tuple[str, float]]]:
+    """The worker's RSS before any model, then its growth as each archetype's models load (its first
+    message of that archetype)."""
     conn = redis.Redis.from_url(url, socket_timeout=10)
     process = psutil.Process(worker_pid)
-    out, before = [], process.memory_info().rss
+    reply_to = f"bench:mem:{uuid.uuid4().hex[:6]}"
+    time.sleep(0.5)
+    start = before = process.memory_info().rss
+    out = []
     for archetype in ARCHETYPES:
-        payload = client.decide_payload(server="mem", tick=1, reply_to="bench:mem", request_ids=[1], mob_ids=[1],
+        payload = client.decide_payload(server="mem", tick=1, reply_to=reply_to, request_ids=[1], mob_ids=[1],
                                         class_ids=[1], archetypes=[archetype],
                                         states=np.full((1, 64), 0.5, np.float32))
         client.push(conn, payload)
-        client.read_reply(conn, "bench:mem", timeout=10)
-        time.sleep(0.2)
+        if client.read_reply(conn, reply_to, timeout=30) is None:
+            raise RuntimeError(f"no reply from the worker for {archetype}")
+        time.sleep(0.3)
         after = process.memory_info().rss
         out.append((archetype, (after - before) / 2**20))
         before = after
-    return out
+    conn.delete(reply_to)
+    return start / 2**20, out
+
+
+def machine() -> str:
+    import onnxruntime
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor() or platform.machine())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = psutil.virtual_memory().total / 2**30
+    server = redis.Redis.from_url(os.environ["BROKER_URL"]).info("server")
+    broker = (f"Valkey {server['valkey_version']}" if "valkey_version" in server
+              else f"Redis {server.get('redis_version', '?')}")
+    return (f"{platform.machine()}, {os.cpu_count()} cores ({usable} usable) {cpu}, {memory:.0f} GiB; "
+            f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}, "
+            f"{broker} on loopback; load average before the run {os.getloadavg()[0]:.2f}")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per offered load")
-    parser.add_argument("--quick", action="store_true", help="3 s per load (a check, not a result)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per load (default 10)")
+    parser.add_argument("--monsters", type=int, default=500,
+                        help="monsters per message at the offered loads (default 500; servers = load / monsters / 10)")
+    parser.add_argument("--max-in-flight", type=int, default=20,
+                        help="messages outstanding per map at the offered loads before ticks are skipped (2 s)")
     parser.add_argument("--saturation-monsters", type=int, default=2000, help="monsters per message at saturation")
-    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"],
-                        help="gpu worker pool: threads (the Procfile's) or prefork (one process per core)")
+    parser.add_argument("--saturation-window", type=int, default=8, help="messages in flight at saturation")
+    parser.add_argument("--threads", type=int, default=4, help="gpu worker threads (the Procfile's GPU_THREADS)")
+    parser.add_argument("--quick", action="store_true", help="3 s per load, short warm-ups: a check (~1 min)")
     options = parser.parse_args()
+    if not 1 <= options.monsters <= 4096 or not 1 <= options.saturation_monsters <= 4096:
+        parser.error("monsters per message must be 1..4096")
+    if not 0.5 <= options.duration <= 120 or not 1 <= options.saturation_window <= 64:
+        parser.error("--duration must be 0.5..120 s and --saturation-window 1..64")
     duration = 3.0 if options.quick else options.duration
+    warmup = 1.0 if options.quick else 2.0
     url = os.environ["BROKER_URL"]
+    if redis.Redis.from_url(url).connection_pool.connection_kwargs.get("host") not in ("127.0.0.1", "localhost",
+                                                                                        "::1", None):
+        parser.error("BROKER_URL must point at loopback: run through `python -m aiworld.launcher exec --fresh`")
+    setup = machine()
+    began = time.monotonic()
+
     call_command("migrate", verbosity=0)
     tmp = Path(tempfile.mkdtemp(prefix="bench-decisions-"))
     install_models(tmp / "models", ARCHETYPES)
-    redis.Redis.from_url(url).delete("gpu")
-    concurrency = 4 if options.pool == "threads" else os.cpu_count() or 2
-    worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool=options.pool,
-                          concurrency=concurrency)
+    registry.set_policy(forced_level=3)  # CPU INT8 even where a GPU exists
+    redis.Redis.from_url(url).delete(client.QUEUE)
+    worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool="threads",
+                          concurrency=options.threads)
     try:
-        memory = memory_per_archetype(url, worker.pid) if options.pool == "threads" else []
-        loads = [("1,000/s", 1, 100), ("10,000/s", 4, 250), ("50,000/s", 10, 500)]
-        results = [(name, servers * monsters * TICKS_PER_S, offered(url, servers, monsters, duration, True))
-                   for name, servers, monsters in loads]
-        saturation = offered(url, 4, options.saturation_monsters, duration, False)
-        process = psutil.Process(worker.pid)
-        worker_rss = sum(p.memory_info().rss for p in [process, *process.children()]) / 2**20
+        base_rss, memory = memory_per_archetype(url, worker.pid)
+        results = []
+        for load in LOADS:
+            servers = max(1, round(load / (options.monsters * TICKS_PER_S)))
+            monsters = min(options.monsters, load // (servers * TICKS_PER_S))
+            result = run_load(url, servers, monsters, 1 / TICKS_PER_S, options.max_in_flight, duration, warmup)
+            results.append((f"{load:,}/s ({servers} map{'s' if servers > 1 else ''} x {monsters}, every 100 ms)",
+                            servers * monsters * TICKS_PER_S, result))
+        producers = 2 if options.saturation_window >= 2 else 1
+        saturation = run_load(url, producers, options.saturation_monsters, None,
+                              max(1, options.saturation_window // producers), duration, warmup)
+        worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20
     finally:
         worker.stop()
-    raw = raw_onnxruntime(options.saturation_monsters)
+    raw_seconds = 2.0 if options.quick else 5.0
+    raw_saturation = raw_onnxruntime(options.saturation_monsters, raw_seconds)
+    raw_offered = raw_onnxruntime(options.monsters, raw_seconds)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    import onnxruntime
-
-    print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python bench/decisions.py"
-          f"{' --quick' if options.quick else f' --duration {duration:g}'}"
-          f"{' --pool prefork' if options.pool == 'prefork' else ''}")
-    print(f"machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, onnxruntime "
-          f"{onnxruntime.__version__}; one gpu worker ({options.pool} pool, {concurrency}), level 3, INT8 models for "
-          f"6 archetypes; producers, worker and Valkey share the cores\n")
-    print("| offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies |")
-    print("|---|---|---|---|---|---|")
-    for name, _, r in results:
+    window = producers * max(1, options.saturation_window // producers)
+    print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
+    print(f"machine: {setup}")
+    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {duration:g} s measured per load after "
+          f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, INT8 "
+          f"models (64-64-64-10 MLPs, untrained) for 6 archetypes; producers, worker and the broker share the cores; "
+          f"total wall time {time.monotonic() - began:.0f} s\n")
+    print("| offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | errors | "
+          "skipped ticks | levels |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = [*results, (f"saturation ({options.saturation_monsters} monsters per message, {window} in flight)", None,
+                       saturation)]
+    for name, _, r in rows:
+        levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
         print(f"| {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['messages']} | "
-              f"{r['missing']} |")
-    print(f"| saturation (4 maps x {options.saturation_monsters} monsters, back to back) | "
-          f"{saturation['decisions_s']:,.0f} | {saturation['p50']:.2f} | {saturation['p99']:.2f} | "
-          f"{saturation['messages']} | {saturation['missing']} |")
-    print(f"\nraw onnxruntime, same models, batches of {options.saturation_monsters // 6} rows per archetype, one "
-          f"process: {raw:,.0f} decisions/s; end to end at saturation is {saturation['decisions_s'] / raw:.1%} "
-          f"of it")
-    if memory:
-        print("\nworker memory as each archetype's models load (RSS growth, MiB): "
-              + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory) + f"; worker RSS at the end {worker_rss:.0f} MiB")
-    else:
-        print(f"\nworker RSS at the end, all processes: {worker_rss:.0f} MiB")
+              f"{r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
+    print(f"\nraw onnxruntime, same INT8 models, one process, 1 intra-op thread, one run per archetype per message: "
+          f"{raw_saturation:,.0f} decisions/s at {options.saturation_monsters} monsters per message, "
+          f"{raw_offered:,.0f} decisions/s at {options.monsters}")
+    print(f"end to end / raw at saturation: {saturation['decisions_s']:,.0f} / {raw_saturation:,.0f} = "
+          f"{saturation['decisions_s'] / raw_saturation:.2%}")
+    print(f"\nworker RSS before any model {base_rss:.0f} MiB; growth as each archetype's models loaded (MiB): "
+          + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory)
+          + f" (the first includes onnxruntime's first session); worker RSS at the end {worker_rss:.0f} MiB")
     return 0
 
 

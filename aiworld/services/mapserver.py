@@ -1,13 +1,20 @@
-"""Simulated map servers: push ticks of monster states with raw Redis commands, read the replies,
-apply them, and report decisions/s, end-to-end latency, fallback levels and errors.
+"""Simulated map servers: push one tick of monster states per map per tick with raw Redis commands
+(aiworld/mobs/client.py), read the replies, apply them to the simulation, and report decisions/s,
+end-to-end latency, decisions per fallback level, errors and missing replies.
 
-Each map server is a thread with its own Redis connection and reply key. Latency is measured per
-message from just before the LPUSH to the reply being read. Bounded: a duration, a rate cap, and
-a reply wait of at most a few ticks per message.
+Each map server is a thread with its own Redis connection and reply key
+(`aiworld:replies:<server>`). Like a real map server it sends on the clock, whether or not the
+previous reply is back (open loop: an overloaded farm shows as latency and missing replies, not as
+a lower offered rate), and applies the decisions that arrived since the previous tick; monsters
+without a decision act on the map server's own AI (255). Latency is measured per message from just
+before the LPUSH to the reply being read. A reply that has not come within the reply timeout
+counts as missing (and as late if it comes afterwards). Bounded: rate caps, a duration, and at most
+a few seconds of waiting for the last replies when stopping.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -16,53 +23,95 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 import redis
 
 from aiworld.mobs import client
+from aiworld.mobs.payload import MAX_BATCH
 from aiworld.mobs.simulation import MapSimulation
 from aiworld.mobs.state import Action
 
-MAX_DECISIONS_PER_S = 200_000  # more than this is a mistake on a machine this size
+# More than this is a mistake on the machines we run on; the producer itself would be the limit.
+MAX_DECISIONS_PER_S = 100_000
+MAX_MESSAGES_PER_S = 2_000
+MAX_SERVERS = 256
+TICK_MS_RANGE = (10.0, 60_000.0)
+REPLY_KEY = "aiworld:replies:{server}"
+DRAIN_S = 3.0  # at most this long waiting for outstanding replies when stopping
+
+
+class Histogram:
+    """Latencies in logarithmic buckets 1 % wide from 0.01 ms to ~10 min: bounded memory for runs
+    of any length; percentiles are exact to about 1 %."""
+
+    LOW_MS = 0.01
+    GROWTH = 1.01
+    SIZE = 1900
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.SIZE, np.int64)
+        self.total = 0
+
+    def add(self, ms: float) -> None:
+        index = int(math.log(max(ms, self.LOW_MS) / self.LOW_MS) / math.log(self.GROWTH))
+        self.counts[min(index, self.SIZE - 1)] += 1
+        self.total += 1
+
+    def merge(self, other: Histogram) -> None:
+        self.counts += other.counts
+        self.total += other.total
+
+    def percentile(self, q: float) -> float:
+        """The q-quantile (0..1) in ms: the middle of its bucket; NaN when empty."""
+        if not self.total:
+            return float("nan")
+        index = int(np.searchsorted(np.cumsum(self.counts), max(1, math.ceil(q * self.total))))
+        return self.LOW_MS * self.GROWTH ** (index + 0.5)
 
 
 @dataclass
 class Totals:
-    messages: int = 0
+    sent: int = 0  # messages pushed
+    replies: int = 0  # replies matched to a message in time
     decisions: int = 0
-    errors: int = 0
-    missing: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0  # per-request errors in the replies
+    missing: int = 0  # no reply within the reply timeout
+    late: int = 0  # replies that came after being counted missing
+    duplicates: int = 0  # a second reply to the same message (redelivery after a worker died)
+    skipped_ticks: int = 0  # ticks the producer itself could not send on time
+    latency: Histogram = field(default_factory=Histogram)
     levels: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
 
     def add(self, other: Totals) -> None:
-        self.messages += other.messages
-        self.decisions += other.decisions
-        self.errors += other.errors
-        self.missing += other.missing
-        self.latencies_ms += other.latencies_ms
+        for name in ("sent", "replies", "decisions", "errors", "missing", "late", "duplicates", "skipped_ticks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latency.merge(other.latency)
         self.levels.update(other.levels)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        self.actions.update(other.actions)
 
 
 class MapServer(threading.Thread):
-    def __init__(self, name: str, url: str, monsters: int, tick_s: float, stop: threading.Event,
-                 compact: bool = True, seed: int = 0, run_id: str = ""):
+    """One simulated map server: a MapSimulation, a Redis connection, a reply key."""
+
+    def __init__(self, name: str, url: str, monsters: int, tick_s: float, stop: threading.Event, *,
+                 compact: bool = True, seed: int = 0, reply_timeout_s: float = 2.0):
         super().__init__(name=f"mapserver-{name}", daemon=True)
         self.server = name
-        self.client = redis.Redis.from_url(url, socket_timeout=10)
-        self.sim = MapSimulation(monsters, seed=seed)
+        self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self.sim = MapSimulation(monsters, seed=seed, tick_s=tick_s)
+        self.n = monsters
         self.tick_s = tick_s
         self.stop = stop
         self.compact = compact
-        self.reply_to = f"aiworld:replies:{name}:{run_id or uuid.uuid4().hex[:8]}"
+        self.reply_timeout_s = reply_timeout_s
+        self.reply_to = REPLY_KEY.format(server=name)
         self.totals = Totals()
+        self.failure: BaseException | None = None
         self._lock = threading.Lock()
+        self._pending: dict[int, float] = {}  # tick -> perf_counter just before its LPUSH
+        self._expired: dict[int, None] = {}  # ticks counted missing (bounded), to tell late from duplicate
+        self._actions = np.full(monsters, Action.TRADITIONAL_AI, np.int64)
         self.tick = 0
 
     def take(self) -> Totals:
@@ -70,89 +119,205 @@ class MapServer(threading.Thread):
             taken, self.totals = self.totals, Totals()
         return taken
 
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> None:
+        try:
+            self.client.delete(self.reply_to)
+            next_at = time.monotonic()
+            while not self.stop.is_set():
+                if time.monotonic() >= next_at:
+                    self._send_tick()
+                    next_at += self.tick_s
+                    behind = int((time.monotonic() - next_at) / self.tick_s)
+                    if behind > 0:  # never burst to catch up: skip, and say so
+                        next_at += behind * self.tick_s
+                        with self._lock:
+                            self.totals.skipped_ticks += behind
+                self._expire()
+                self._receive(min(next_at - time.monotonic(), 1.0))
+            deadline = time.monotonic() + min(self.reply_timeout_s, DRAIN_S)
+            while self._pending and time.monotonic() < deadline:  # the last ticks' replies
+                self._receive(min(deadline - time.monotonic(), 0.5))
+            self._expire(everything=True)
+        except Exception as exc:  # noqa: BLE001 - reported by run() with the server's name
+            self.failure = exc
+        finally:
+            try:
+                self.client.delete(self.reply_to)
+                self.client.close()
+            except redis.RedisError:
+                pass
+
+    def _send_tick(self) -> None:
         sim = self.sim
-        next_at = time.monotonic()
-        while not self.stop.is_set():
-            self.tick += 1
-            n = sim.n
-            payload = client.decide_payload(
-                server=self.server, tick=self.tick, reply_to=self.reply_to,
-                request_ids=range(self.tick * n, (self.tick + 1) * n), mob_ids=sim.mob_ids, class_ids=sim.class_ids,
-                archetypes=sim.archetypes, states=sim.states(), packs=sim.packs, compact=self.compact)
-            started = time.perf_counter()
-            client.push(self.client, payload)
-            reply = client.read_reply(self.client, self.reply_to, timeout=max(1.0, 5 * self.tick_s))
-            latency = (time.perf_counter() - started) * 1000
-            actions = np.full(n, Action.TRADITIONAL_AI, np.int16)
+        if self.tick:
+            sim.step(self._actions)
+            self._actions = np.full(self.n, Action.TRADITIONAL_AI, np.int64)  # unanswered: the map server's AI
+        self.tick += 1
+        base = self.tick * self.n
+        payload = client.decide_payload(
+            server=self.server, tick=self.tick, reply_to=self.reply_to, request_ids=range(base, base + self.n),
+            mob_ids=sim.mob_ids, class_ids=sim.class_ids, archetypes=sim.archetypes, states=sim.states(),
+            packs=sim.packs, compact=self.compact)
+        message = client.decide_message(payload)
+        self._pending[self.tick] = time.perf_counter()
+        self.client.lpush(client.QUEUE, message)
+        with self._lock:
+            self.totals.sent += 1
+
+    def _receive(self, wait_s: float) -> None:
+        """Read one reply, waiting up to wait_s (BRPOP), or just look (RPOP) when no time is left."""
+        if wait_s >= 0.001:
+            item = self.client.brpop([self.reply_to], timeout=wait_s)
+            raw = item[1] if item else None
+        else:
+            raw = self.client.rpop(self.reply_to)
+        if raw is not None:
+            self._on_reply(raw, time.perf_counter())
+
+    def _on_reply(self, raw: bytes, read_at: float) -> None:
+        reply = orjson.loads(raw)
+        tick = reply.get("tick")
+        sent_at = self._pending.pop(tick, None)
+        if sent_at is None:
             with self._lock:
-                self.totals.messages += 1
-                if reply is None or reply.get("tick") != self.tick:
-                    self.totals.missing += 1
+                if tick in self._expired:
+                    self.totals.late += 1
                 else:
-                    self.totals.latencies_ms.append(latency)
-                    self.totals.decisions += len(reply["decisions"])
-                    self.totals.errors += len(reply["errors"])
-                    base = self.tick * n
-                    for d in reply["decisions"]:
-                        actions[d["rid"] - base] = d["action"]
-                        self.totals.levels[d["level"]] += 1
-            sim.step(actions)
-            next_at += self.tick_s
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self.stop.wait(delay)
-            else:
-                next_at = time.monotonic()  # behind: do not try to catch up in a burst
-        self.client.delete(self.reply_to)
+                    self.totals.duplicates += 1
+            return
+        base = tick * self.n
+        decisions = reply.get("decisions") or []
+        with self._lock:
+            totals = self.totals
+            totals.replies += 1
+            totals.latency.add((read_at - sent_at) * 1000)
+            totals.decisions += len(decisions)
+            totals.errors += len(reply.get("errors") or [])
+            for decision in decisions:
+                index = decision["rid"] - base
+                if 0 <= index < self.n:
+                    self._actions[index] = decision["action"]
+                totals.levels[decision["level"]] += 1
+                totals.actions[decision["action"]] += 1
+
+    def _expire(self, everything: bool = False) -> None:
+        limit = time.perf_counter() - self.reply_timeout_s
+        gone = [tick for tick, sent_at in self._pending.items() if everything or sent_at < limit]
+        if not gone:
+            return
+        for tick in gone:
+            del self._pending[tick]
+            self._expired[tick] = None
+        while len(self._expired) > 10_000:
+            del self._expired[next(iter(self._expired))]
+        with self._lock:
+            self.totals.missing += len(gone)
 
 
-def run(*, url: str, servers: int, monsters: int, tick_ms: float, duration_s: float, compact: bool = True,
-        report: Callable[[str], None] = print, stop: threading.Event | None = None) -> Totals:
-    """Run the map servers; report one line per second and a summary; returns the totals."""
+# -- the run -----------------------------------------------------------------------------------------
+def check_limits(*, servers: int, monsters: int, tick_ms: float) -> float:
+    """The offered decisions/s, or ValueError saying which bound a request breaks and why."""
+    if not 1 <= servers <= MAX_SERVERS:
+        raise ValueError(f"--servers must be 1..{MAX_SERVERS} (one thread and one Redis connection each)")
+    if not 1 <= monsters <= MAX_BATCH:
+        raise ValueError(f"--monsters must be 1..{MAX_BATCH}: one message per tick holds at most {MAX_BATCH}")
+    if not TICK_MS_RANGE[0] <= tick_ms <= TICK_MS_RANGE[1]:
+        raise ValueError(f"--tick-ms must be {TICK_MS_RANGE[0]:g}..{TICK_MS_RANGE[1]:g} (rAthena thinks every 100)")
     rate = servers * monsters * 1000 / tick_ms
+    messages = servers * 1000 / tick_ms
     if rate > MAX_DECISIONS_PER_S:
-        raise ValueError(f"{rate:,.0f} decisions/s offered is above the cap of {MAX_DECISIONS_PER_S:,}")
-    if not 1 <= monsters <= 4096:
-        raise ValueError("monsters per map must be 1..4096 (one message per tick holds at most 4096)")
+        raise ValueError(f"{servers} servers x {monsters} monsters every {tick_ms:g} ms is {rate:,.0f} decisions/s, "
+                         f"above the cap of {MAX_DECISIONS_PER_S:,}/s for a simulated map server (the simulation "
+                         f"and the producer would be the bottleneck, not the farm); lower --servers or --monsters "
+                         f"or raise --tick-ms")
+    if messages > MAX_MESSAGES_PER_S:
+        raise ValueError(f"{servers} servers every {tick_ms:g} ms is {messages:,.0f} messages/s, above the cap of "
+                         f"{MAX_MESSAGES_PER_S:,}/s; use fewer servers with more monsters each")
+    return rate
+
+
+def run(*, url: str, servers: int, monsters: int, tick_ms: float = 100.0, duration_s: float = 0.0,
+        compact: bool = True, seed: int = 0, reply_timeout_s: float = 2.0, report: Callable[[str], None] = print,
+        stop: threading.Event | None = None) -> Totals:
+    """Run the map servers; report one line per second and a summary; return the totals.
+    duration_s 0 runs until `stop` is set (the command sets it on SIGINT/SIGTERM)."""
+    rate = check_limits(servers=servers, monsters=monsters, tick_ms=tick_ms)
+    if duration_s < 0 or not 0.05 <= reply_timeout_s <= 60:
+        raise ValueError("--duration must be >= 0 and --reply-timeout 0.05..60 s")
     stop = stop or threading.Event()
-    run_id = uuid.uuid4().hex[:8]
-    maps = [MapServer(f"map{i + 1}", url, monsters, tick_ms / 1000, stop, compact=compact, seed=i, run_id=run_id)
-            for i in range(servers)]
+    run_id = uuid.uuid4().hex[:6]
+    maps = [MapServer(f"sim{i + 1}-{run_id}", url, monsters, tick_ms / 1000, stop, compact=compact, seed=seed + i,
+                      reply_timeout_s=reply_timeout_s) for i in range(servers)]
+    redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).ping()  # fail early and clearly
+    report(f"{servers} map server(s) x {monsters} monsters every {tick_ms:g} ms: {rate:,.0f} decisions/s offered, "
+           f"{'compact' if compact else 'JSON'} states, replies on {REPLY_KEY.format(server='sim<i>-' + run_id)}")
     for m in maps:
         m.start()
     total = Totals()
-    started = time.monotonic()
+    hinted = False
+    started = last = time.monotonic()
     try:
         while not stop.is_set():
-            stop.wait(1.0)
+            stop.wait(max(0.0, 1.0 - (time.monotonic() - last)))
+            now = time.monotonic()
             window = Totals()
             for m in maps:
                 window.add(m.take())
             total.add(window)
-            report(line(window, time.monotonic() - started))
-            if duration_s and time.monotonic() - started >= duration_s:
+            report(line(window, now - started, now - last, sum(m.in_flight() for m in maps)))
+            last = now
+            if not hinted and not total.replies and total.missing:
+                hinted = True
+                report(f"no reply yet: is a gpu worker consuming the `{client.QUEUE}` queue of this broker "
+                       f"(Procfile worker-gpu)?")
+            failed = [m for m in maps if m.failure is not None]
+            if failed:
+                report(f"map server {failed[0].server} stopped: {failed[0].failure!r}")
+                break
+            if duration_s and now - started >= duration_s:
                 break
     finally:
         stop.set()
+        elapsed = time.monotonic() - started
         for m in maps:
-            m.join(timeout=10)
-            last = m.take()
-            total.add(last)
-    report(summary(total, time.monotonic() - started, rate))
+            m.join(timeout=DRAIN_S + 12)
+            total.add(m.take())
+    report(summary(total, elapsed, rate))
     return total
 
 
-def line(window: Totals, elapsed: float) -> str:
-    levels = " ".join(f"L{k}:{v}" for k, v in sorted(window.levels.items())) or "-"
-    return (f"[{elapsed:6.1f}s] {window.decisions:7d} decisions/s  p50 {percentile(window.latencies_ms, .5):6.2f} ms"
-            f"  p99 {percentile(window.latencies_ms, .99):6.2f} ms  levels {levels}  errors {window.errors}"
-            f"  missing {window.missing}")
+def _action_name(action: int) -> str:
+    try:
+        return Action(action).name
+    except ValueError:
+        return str(action)
+
+
+def _levels(totals: Totals) -> str:
+    return " ".join(f"L{level}:{count}" for level, count in sorted(totals.levels.items())) or "-"
+
+
+def _ms(histogram: Histogram, q: float, width: int = 0) -> str:
+    value = histogram.percentile(q)
+    return f"{'-' if math.isnan(value) else f'{value:.2f}':>{width}} ms"
+
+
+def line(window: Totals, elapsed: float, span: float, in_flight: int) -> str:
+    return (f"[{elapsed:6.1f}s] {window.decisions / max(span, 1e-9):8,.0f} decisions/s"
+            f"  p50 {_ms(window.latency, 0.5, 7)}  p99 {_ms(window.latency, 0.99, 7)}"
+            f"  levels {_levels(window)}  errors {window.errors}  missing {window.missing}  in flight {in_flight}"
+            + (f"  late {window.late}" if window.late else "")
+            + (f"  skipped ticks {window.skipped_ticks}" if window.skipped_ticks else ""))
 
 
 def summary(total: Totals, elapsed: float, offered: float) -> str:
-    levels = " ".join(f"L{k}:{v}" for k, v in sorted(total.levels.items())) or "-"
-    return (f"summary: {total.messages} messages, {total.decisions} decisions in {elapsed:.1f} s "
-            f"({total.decisions / max(elapsed, 1e-9):,.0f}/s of {offered:,.0f}/s offered), "
-            f"p50 {percentile(total.latencies_ms, .5):.2f} ms, p99 {percentile(total.latencies_ms, .99):.2f} ms, "
-            f"levels {levels}, errors {total.errors}, missing {total.missing}")
+    actions = " ".join(f"{_action_name(a)}:{c}" for a, c in sorted(total.actions.items())) or "-"
+    return (f"summary: {total.sent} messages sent, {total.replies} replies, {total.decisions} decisions in "
+            f"{elapsed:.1f} s ({total.decisions / max(elapsed, 1e-9):,.0f}/s of {offered:,.0f}/s offered), "
+            f"p50 {_ms(total.latency, 0.5)}, p99 {_ms(total.latency, 0.99)}, "
+            f"levels {_levels(total)}, errors {total.errors}, missing {total.missing}, late {total.late}, "
+            f"duplicates {total.duplicates}, skipped ticks {total.skipped_ticks}; actions {actions}")
