@@ -19,19 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import psycopg2
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
 from aiworld.env import PROJECT_ROOT
-from aiworld.mobs.payload import Batch, RequestError
-from aiworld.mobs.state import ARCHETYPES, STATE_SIZE, Action
+from aiworld.mobs.payload import PROTOCOL_VERSION, Batch, RequestError, decode
+from aiworld.mobs.state import Action
 
 log = logging.getLogger("aiworld.ipc_bridge")
 SCHEMA = PROJECT_ROOT / "sql" / "ml_monster_ai_schema.sql"
 CHANNEL = "ai_requests"
-_ARCHETYPE_INDEX = {name: i for i, name in enumerate(ARCHETYPES)}
 _ACTION_NAMES = {int(a): a.name for a in Action}
 
 CLAIM = """
@@ -69,34 +67,19 @@ def claim(conn, worker_id: str, limit: int) -> list[tuple]:
 
 
 def to_batch(rows: list[tuple]) -> tuple[Batch, dict[int, RequestError]]:
-    """The valid rows as a Batch; the invalid ones as errors by request id."""
-    bad: dict[int, RequestError] = {}
-    keep = []
-    for row in rows:
-        request_id, _, _, archetype, vector = row[:5]
-        if archetype not in _ARCHETYPE_INDEX:
-            bad[request_id] = RequestError(request_id, "unknown_archetype", f"archetype {archetype!r} is unknown")
-        elif vector is None or len(vector) != STATE_SIZE:
-            got = 0 if vector is None else len(vector)
-            bad[request_id] = RequestError(request_id, "bad_state_length", f"state_vector holds {got} values, not 64")
-        else:
-            state = np.asarray([np.nan if v is None else v for v in vector], dtype=np.float32)
-            if not np.isfinite(state).all():
-                bad[request_id] = RequestError(request_id, "non_finite_state", "state_vector holds NaN or infinity")
-            elif state.min() < -1e-6 or state.max() > 1 + 1e-6:
-                bad[request_id] = RequestError(request_id, "state_out_of_range", "state values must lie in [0, 1]")
-            else:
-                keep.append((row, state))
-    n = len(keep)
-    batch = Batch(
-        server="ipc-bridge", tick=0, reply_to="", reply_ttl_s=0,
-        request_ids=np.array([r[0] for r, _ in keep], np.uint64),
-        mob_ids=np.array([r[1] or 0 for r, _ in keep], np.int64),
-        class_ids=np.array([r[2] or 0 for r, _ in keep], np.int32),
-        archetype_ids=np.array([_ARCHETYPE_INDEX[r[3]] for r, _ in keep], np.int8),
-        states=np.clip(np.stack([s for _, s in keep]) if n else np.zeros((0, STATE_SIZE), np.float32), 0, 1),
-        pack_ids=np.full(n, -1, np.int64), difficulty=np.ones(n, np.float32))
-    return batch, bad
+    """The valid rows as a Batch; the invalid ones as errors by request id. The rows go through the
+    same validation as a decide message (aiworld.mobs.payload.decode)."""
+    monsters = []
+    for request_id, monster_id, mob_id, archetype, vector in (row[:5] for row in rows):
+        monster = {"rid": request_id, "archetype": archetype,
+                   "state": [float("nan") if v is None else v for v in vector] if vector is not None else None}
+        if monster_id is not None:
+            monster["mob"] = monster_id
+        if mob_id is not None:
+            monster["class"] = mob_id
+        monsters.append(monster)
+    batch = decode({"v": PROTOCOL_VERSION, "server": "ipc-bridge", "reply_to": "ai_responses", "monsters": monsters})
+    return batch, {error.rid: error for error in batch.errors}
 
 
 def answer(conn, rows: list[tuple], decide: Callable[[Batch], list[dict]]) -> tuple[int, int]:

@@ -3,26 +3,26 @@ because answers carry request ids."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
 import pytest
 
 from aiworld.mobs import client
-from aiworld.mobs.onnx_export import random_mlp, write_precisions
 from aiworld.mobs.state import STATE_SIZE
 from aiworld.services import registry
+from tests.support.models import write_slow_model
 from tests.support.processes import start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_batch_of_a_killed_worker_is_answered_by_another(worker_env, broker, tmp_path):
-    # A deliberately big network makes one batch take about a second: long enough to kill the
-    # worker while it computes.
-    paths = write_precisions(random_mlp(7, hidden=(1536, 1536)), tmp_path / "models", "slow")
-    registry.register(archetype="aggressive", model_type="combat_dqn", version=1, precision="int8",
-                      path=paths["int8"])
+    # A model that spins for about a second per batch, so the victim is caught while it computes.
+    slow = write_slow_model(tmp_path / "models" / "slow.int8.onnx", iterations=60_000)
+    registry.register(archetype="aggressive", model_type="combat_dqn", version=1, precision="int8", path=slow)
     registry.activate("aggressive", "combat_dqn", 1)
     n = 4096
     payload = client.decide_payload(server="m", tick=1, reply_to="replies:kill", request_ids=range(n),
@@ -31,12 +31,13 @@ def test_batch_of_a_killed_worker_is_answered_by_another(worker_env, broker, tmp
     victim = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=1)
     try:
         client.push(broker, payload)
-        wait_for(lambda: broker.hlen("unacked") == 1, 15, interval=0.05, what="the victim holds the message")
-        time.sleep(0.3)  # in the middle of the batch
+        wait_for(lambda: broker.hlen("unacked") == 1, 15, interval=0.005, what="the victim holds the message")
+        # Freeze it first (no sleep to race the batch), check it has not answered, then crash it.
+        os.killpg(victim.pid, signal.SIGSTOP)
+        assert broker.llen("replies:kill") == 0, "the victim answered before it could be stopped"
         victim.kill_hard()
     finally:
         victim.stop()
-    assert broker.llen("replies:kill") == 0  # killed before it could answer
     killed_at = time.monotonic()
     survivor = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=1)
     try:

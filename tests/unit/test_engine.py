@@ -171,10 +171,11 @@ def test_batcher_merges_messages_that_queue_up(model_files):
     from concurrent.futures import ThreadPoolExecutor
 
     engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
-    gate = threading.Event()
+    entered, gate = threading.Event(), threading.Event()
     original = engine.decide
 
     def slow_decide(batches):
+        entered.set()
         gate.wait(5)
         return original(batches)
 
@@ -182,9 +183,11 @@ def test_batcher_merges_messages_that_queue_up(model_files):
     batcher = Batcher(engine)
     with ThreadPoolExecutor(5) as pool:
         first = pool.submit(batcher.decide, batch(seed=0), 10)
-        time.sleep(0.2)  # the first thread leads and is held inside the engine
+        assert entered.wait(5)  # the first thread leads and is held inside the engine
         rest = [pool.submit(batcher.decide, batch(seed=i), 10) for i in range(1, 5)]
-        time.sleep(0.2)
+        deadline = time.monotonic() + 5
+        while batcher._queue.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
         gate.set()
         answers = [first.result(10)] + [f.result(10) for f in rest]
     assert all(len(a) == 12 for a in answers)
