@@ -188,6 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         commands = procfile_commands()
         run_step(commands["release"], environ)
         run_step(f"{sys.executable} manage.py ensure_gm", environ)
+        if not os.environ.get("DATABASE_URL"):  # embedded defaults: a world to look at, never in production
+            run_step(f"{sys.executable} manage.py seed_demo_world", environ)
         names = [name for name in FARM_PROCESSES if name in commands] + list(args.extra)
         print(banner(environ), flush=True)
         honcho = [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE), "-e", os.devnull, *names]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from aiworld import views
+from aiworld import api, views
 
 admin.site.site_header = "aiworld — game master console"
 admin.site.site_title = "aiworld"
@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
+    path("api/v1/<str:name>", api.operation, name="api-operation"),
 ]

@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('purpose', models.CharField(db_index=True, help_text='the agent or feature that asked', max_length=40)),
-                ('outcome', models.CharField(db_index=True, help_text='ok, error, timeout, rate_limited, over_budget, circuit_open, invalid', max_length=20)),
+                ('outcome', models.CharField(db_index=True, help_text='ok, error, timeout, rate_limited, over_budget, circuit_open, invalid, skipped, no_provider, interrupted', max_length=20)),
                 ('prompt_tokens', models.PositiveIntegerField(default=0)),
                 ('completion_tokens', models.PositiveIntegerField(default=0)),
                 ('cost_usd', models.DecimalField(decimal_places=6, default=Decimal('0'), max_digits=12)),
@@ -224,7 +224,7 @@ class Migration(migrations.Migration):
                 ('difficulty', models.CharField(choices=[('trivial', 'trivial'), ('easy', 'easy'), ('normal', 'normal'), ('hard', 'hard'), ('very_hard', 'very_hard'), ('epic', 'epic')], default='normal', max_length=10)),
                 ('trigger', models.CharField(choices=[('real_time', 'real_time'), ('scheduled', 'scheduled'), ('weather', 'weather'), ('npc_specific', 'npc_specific'), ('location', 'location'), ('world_state', 'world_state'), ('internal', 'internal'), ('external', 'external'), ('relationship', 'relationship'), ('gift', 'gift'), ('sequence', 'sequence')], default='npc_specific', max_length=14)),
                 ('objectives', models.JSONField(default=list, help_text='[{"kind": "kill", "target": 1002, "count": 10}, ...]')),
-                ('progress', models.JSONField(default=list, help_text='count done per objective, same order')),
+                ('progress', models.JSONField(default=dict, help_text='{"counts": [per objective], "seen": [recent request ids]}')),
                 ('rewards', models.JSONField(default=dict, help_text='{"zeny": 500, "exp": 1200, "items": [[501, 3]]}')),
                 ('status', models.CharField(choices=[('offered', 'Offered'), ('accepted', 'Accepted'), ('completed', 'Completed'), ('failed', 'Failed'), ('expired', 'Expired')], db_index=True, default='offered', max_length=10)),
                 ('source', models.CharField(default='template', help_text='llm or template', max_length=20)),

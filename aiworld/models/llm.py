@@ -67,7 +67,8 @@ class LLMCall(models.Model):
     provider = models.ForeignKey(LLMProvider, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
     purpose = models.CharField(max_length=40, db_index=True, help_text="the agent or feature that asked")
     outcome = models.CharField(max_length=20, db_index=True,
-                               help_text="ok, error, timeout, rate_limited, over_budget, circuit_open, invalid")
+                               help_text="ok, error, timeout, rate_limited, over_budget, circuit_open, invalid, "
+                                         "skipped, no_provider, interrupted")
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))

@@ -26,7 +26,7 @@ class Quest(models.Model):
     difficulty = models.CharField(max_length=10, choices=[(d, d) for d in QUEST_DIFFICULTIES], default="normal")
     trigger = models.CharField(max_length=14, choices=[(t, t) for t in QUEST_TRIGGERS], default="npc_specific")
     objectives = models.JSONField(default=list, help_text='[{"kind": "kill", "target": 1002, "count": 10}, ...]')
-    progress = models.JSONField(default=list, help_text="count done per objective, same order")
+    progress = models.JSONField(default=dict, help_text='{"counts": [per objective], "seen": [recent request ids]}')
     rewards = models.JSONField(default=dict, help_text='{"zeny": 500, "exp": 1200, "items": [[501, 3]]}')
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFERED, db_index=True)
     source = models.CharField(max_length=20, default="template", help_text="llm or template")
