@@ -26,7 +26,8 @@ def _quest(**overrides) -> Quest:
     player = PlayerCharacter.objects.create(server="s1", char_id=7, name="Alice")
     fields = {"giver": giver, "player": player, "title": "Poring trouble", "description": "Cull the porings.",
               "kind": "kill", "difficulty": "normal",
-              "objectives": [{"kind": "kill", "target": 1002, "count": 3}, {"kind": "fetch", "target": 909, "count": 1}],
+              "objectives": [{"kind": "kill", "target": 1002, "count": 3},
+                             {"kind": "fetch", "target": 909, "count": 1}],
               "rewards": {"zeny": 500}}
     fields.update(overrides)
     return Quest.objects.create(**fields)
