@@ -319,7 +319,7 @@ def archaeology_apply(output: ArchaeologyOutput, inputs: ArchaeologyInputs) -> d
             player=player, title=f"Excavate the {output.site_name}"[:120], description=output.lore, kind="investigate",
             difficulty="normal", trigger="location",
             objectives=[{"kind": "explore", "map": inputs.map, "x": s.x, "y": s.y} for s in output.dig_spots],
-            progress=[0] * len(output.dig_spots),
+            progress={"counts": [0] * len(output.dig_spots), "seen": []},
             rewards={"exp": 5000, "items": [[output.artifact_item_id, 1]] if output.artifact_item_id else []},
             source=source(), expires_at=event.ends_at)
         applied["quest"] = quest.pk

@@ -48,6 +48,10 @@ JOB_KINDS = {"merchant": "fetch", "blacksmith": "fetch", "alchemist": "fetch", "
 DIFFICULTY_REWARD = {"trivial": 1, "easy": 2, "normal": 4, "hard": 8, "very_hard": 16, "epic": 32}
 
 
+def _plural(name: str) -> str:
+    return name if name.endswith("s") else f"{name}s"
+
+
 def draft_quest(kind: str, difficulty: str, map_name: str, giver: str, rng_key: object) -> QuestDraft:
     """A template quest of `kind` on `map_name` (shared with the problem agent)."""
     rng = seeded("quest", rng_key)
@@ -58,7 +62,7 @@ def draft_quest(kind: str, difficulty: str, map_name: str, giver: str, rng_key: 
     if kind in ("fetch", "craft", "delivery") and item is None:
         kind = "kill"  # no item catalogue yet: fall back to what needs none
     if kind == "kill":
-        objective, title = Objective(kind="kill", target=mob_id, count=5 * scale), f"Cull the {mob}s"
+        objective, title = Objective(kind="kill", target=mob_id, count=5 * scale), f"Cull the {_plural(mob)}"
         text = f"{giver} asks you to thin out the {mob}s around {map_name}."
     elif kind in ("fetch", "craft"):
         objective = Objective(kind="fetch", target=item.item_id, count=min(500, 3 * scale))
@@ -97,7 +101,8 @@ def create_quest(draft: QuestDraft, *, giver: NPC | None, player: PlayerCharacte
     return Quest.objects.create(
         giver=giver, player=player, title=draft.title, description=draft.description, kind=draft.kind,
         difficulty=draft.difficulty, trigger=trigger, objectives=[o.model_dump() for o in draft.objectives],
-        progress=[0] * len(draft.objectives), rewards=draft.rewards.model_dump(), source=source(),
+        progress={"counts": [0] * len(draft.objectives), "seen": []}, rewards=draft.rewards.model_dump(),
+        source=source(),
         expires_at=timezone.now() + timedelta(hours=draft.expires_in_hours))
 
 

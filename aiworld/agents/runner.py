@@ -207,5 +207,8 @@ def run(name: str, inputs: dict, *, allow_llm: bool = True, request_id: str = ""
             valid=not reason.startswith("invalid_output"), error=error[:5000], cost_usd=attempt.cost,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+    from aiworld.npc import metrics
+
+    metrics.AGENT_RUNS.labels(name, path).inc()
     return AgentResult(output=output, path=path, reason=reason, run_id=row.pk, cost_usd=attempt.cost,
                        applied=applied or {})

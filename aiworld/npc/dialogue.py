@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from aiworld.errors import PayloadError
 from aiworld.models import NPC, DialogueTurn, PlayerCharacter, Quest, Relationship
-from aiworld.npc import limits, reply_cache, safety
+from aiworld.npc import limits, metrics, reply_cache, safety
 from aiworld.npc.payloads import optional_reply_key, require_int, require_text
 
 log = logging.getLogger("aiworld.npc.dialogue")
@@ -64,18 +64,11 @@ def decode(payload: object) -> DialogueRequest:
     )
 
 
-def relationship_bucket(affinity: int, interactions: int) -> str:
+def cache_stance(affinity: int, interactions: int) -> str:
+    """The relationship as far as reusing a reply goes: a first meeting, a known player, an enemy."""
     if interactions == 0:
         return "stranger"
-    if affinity <= -50:
-        return "enemy"
-    if affinity < -10:
-        return "unfriendly"
-    if affinity < 10:
-        return "acquaintance"
-    if affinity < 50:
-        return "friend"
-    return "close_friend"
+    return "hostile" if affinity <= -10 else "known"
 
 
 def persona_fingerprint(npc: NPC) -> str:
@@ -200,7 +193,7 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
 
     if flagged:
         reply, source = _deflection(npc, player.name), "guard"
-    elif intent_of(req.text) in TEMPLATE_INTENTS:
+    elif intent_of(reply_cache.canonical(req.text)) in TEMPLATE_INTENTS:  # "where is the inn, thanks" is no thanks
         from aiworld.npc import memory
 
         memories = memory.retrieve(npc, req.text, player=player, k=MEMORIES_IN_PROMPT)
@@ -210,8 +203,7 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
 
         memories = memory.retrieve(npc, req.text, player=player, k=MEMORIES_IN_PROMPT)
         player_specific = any(m.player_id == player.pk for m in memories)
-        bucket = relationship_bucket(relationship.affinity, relationship.interactions)
-        base = f"{npc.pk}:{persona_fingerprint(npc)}:{npc.mood}:{bucket}"
+        base = f"{npc.pk}:{persona_fingerprint(npc)}:{cache_stance(relationship.affinity, relationship.interactions)}"
         scope = reply_cache.Scope(npc_key=base, player_key=f"{base}:p{player.pk}")
         hit = reply_cache.lookup(scope, req.text, player.name)
         if hit is None and reply_cache.claim(scope, req.text):
@@ -254,6 +246,8 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
         turn = DialogueTurn.objects.select_related("quest_offer").get(npc=npc, request_id=req.request_id)
         return _stored(turn, req)
     relationship.refresh_from_db()
+    metrics.DIALOGUE.labels(source).inc()
+    metrics.DIALOGUE_LATENCY.labels("yes" if source == "llm" else "no").observe(time.perf_counter() - started)
     if trace is not None and hit is not None:
         trace.update(similarity=hit.similarity, cached_from=hit.source_text)
     return _reply_document(req, reply["text"], reply["emotion"], delta, relationship, quest, source, bool(flagged))

@@ -44,13 +44,15 @@ def quest_complete(p: dict) -> dict:
 
 def npc_decide(p: dict) -> dict:
     from aiworld.agents import run as run_agent
+    from aiworld.models import NPC
 
-    npc = require_int(p, "npc", 0, 2**31 - 1)
-    context = p.get("context", {})
-    if not isinstance(context, dict):
-        raise PayloadError("bad_context", "context must be an object")
-    result = run_agent("decision", {"npc_game_id": npc, "context": context})
-    return {"v": 1, "ok": True, "request_id": p.get("request_id"), "npc": npc,
+    game_id = require_int(p, "npc", 0, 2**31 - 1)
+    npc = NPC.objects.filter(game_id=game_id, active=True).only("pk").first()
+    if npc is None:
+        raise PayloadError("unknown_npc", f"no active NPC with game id {game_id}")
+    inputs = {"npc_id": npc.pk} | {k: p[k] for k in ("hour", "nearby_players", "threat") if k in p}
+    result = run_agent("decision", inputs, request_id=str(p.get("request_id") or "")[:64])
+    return {"v": 1, "ok": True, "request_id": p.get("request_id"), "npc": game_id,
             "decision": result.output.model_dump(mode="json"), "source": result.path}
 
 

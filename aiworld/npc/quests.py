@@ -58,9 +58,15 @@ def _owned(quest_id: int, server: str, char_id: int) -> Quest:
     return quest
 
 
+def _matches(objective: dict, event: dict) -> bool:
+    """An event counts for an objective of its kind whose every other field (target, map, x, y...)
+    it repeats: {"kind": "kill", "target": 1002} or {"kind": "explore", "map": "moc_fild16", "x": 80, "y": 120}."""
+    return all(event.get(key) == value for key, value in objective.items() if key != "count")
+
+
 def record_progress(server: str, char_id: int, quest_id: int, request_id: str, event: dict) -> Quest:
-    """Apply one event {"kind", "target", "count"} to the objectives it matches; accepts an offer."""
-    kind, target, count = event.get("kind"), event.get("target"), event.get("count", 1)
+    """Apply one event {"kind", ..., "count"} to the objectives it matches; accepts an offer."""
+    kind, count = event.get("kind"), event.get("count", 1)
     if not isinstance(kind, str) or isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
         raise PayloadError("bad_event", 'event must be {"kind": str, "target": id or name, "count": 1..10000}')
     with transaction.atomic():
@@ -72,7 +78,7 @@ def record_progress(server: str, char_id: int, quest_id: int, request_id: str, e
         seen = list(progress.get("seen") or [])
         if request_id not in seen:
             for i, objective in enumerate(quest.objectives):
-                if objective.get("kind") == kind and objective.get("target") == target:
+                if _matches(objective, event):
                     counts[i] = min(int(objective.get("count", 1)), counts[i] + count)
             seen = (seen + [request_id])[-SEEN_KEPT:]
             quest.progress = {"counts": counts, "seen": seen}

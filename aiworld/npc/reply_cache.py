@@ -1,10 +1,11 @@
 """Fewer LLM calls for dialogue: an exact cache, a semantic cache and in-flight de-duplication,
 shared by every worker through the broker's server.
 
-An entry is keyed by what decides a reply besides the words: the NPC's persona fingerprint, its
-mood and the relationship bucket (stranger/friend/enemy...). Replies are stored with the player's
-name replaced by a placeholder, so one player's answer can serve another. A reply that drew on a
-player's own memories is stored for that player only.
+An entry is keyed by what decides a reply besides the words: the NPC's persona fingerprint and
+the player's stance towards it (stranger, known, hostile). Mood is left out on purpose: it drifts
+all day, and a reply written in a slightly different mood is still an in-persona answer. Replies
+are stored with the player's name replaced by a placeholder, so one player's answer can serve
+another. A reply that drew on a player's own memories is stored for that player only.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def semantic_threshold() -> float:
     return float(os.environ.get("AIWORLD_SEMANTIC_THRESHOLD", "0.93"))
 
 
+def entity_guard() -> bool:
+    """A semantic hit also needs the same mentioned items/monsters/places (aiworld.npc.entities)."""
+    return os.environ.get("AIWORLD_SEMANTIC_ENTITY_GUARD", "1") != "0"
+
+
 @dataclass(frozen=True)
 class Scope:
-    npc_key: str      # NPC id + persona fingerprint + mood + relationship bucket
+    npc_key: str      # NPC id + persona fingerprint + relationship stance
     player_key: str   # the same plus the player, for replies that used the player's memories
 
     def keys(self) -> tuple[str, str]:
@@ -88,7 +94,8 @@ def lookup(scope: Scope, text: str, player_name: str) -> Hit | None:
             entry = json.loads(raw)
             return Hit(_load_form(entry["reply"], player_name), "exact_cache", 1.0, entry["text"])
     query = embeddings.embed_one(canonical(text))
-    best: tuple[float, dict] | None = None
+    threshold = semantic_threshold()
+    candidates: list[tuple[float, bytes]] = []
     pipe = client.pipeline(transaction=False)
     for key in scope.keys():
         pipe.hgetall(f"dlg:s:{key}")
@@ -98,11 +105,19 @@ def lookup(scope: Scope, text: str, player_name: str) -> Hit | None:
         packed = list(entries.values())
         vectors = np.stack([np.frombuffer(p[:512], dtype=np.float16) for p in packed]).astype(np.float32)
         sims = vectors @ query
-        i = int(np.argmax(sims))
-        if best is None or sims[i] > best[0]:
-            best = (float(sims[i]), json.loads(packed[i][512:]))
-    if best is not None and best[0] >= semantic_threshold():
-        return Hit(_load_form(best[1]["reply"], player_name), "semantic_cache", best[0], best[1]["text"])
+        candidates += [(float(sims[i]), packed[i]) for i in np.flatnonzero(sims >= threshold)]
+    if not candidates:
+        return None
+    guard = entity_guard()
+    if guard:
+        from aiworld.npc.entities import mentions
+
+        wanted = mentions(text)
+    for similarity, raw in sorted(candidates, key=lambda c: c[0], reverse=True):
+        entry = json.loads(raw[512:])
+        if guard and mentions(entry["text"]) != wanted:
+            continue  # close words, another place/item/monster: not the same question
+        return Hit(_load_form(entry["reply"], player_name), "semantic_cache", similarity, entry["text"])
     return None
 
 

@@ -30,7 +30,8 @@ NPCS = [
 ]
 ITEMS = [(501, "Red Potion", 50), (502, "Orange Potion", 200), (503, "Yellow Potion", 550), (505, "Blue Potion", 5000),
          (601, "Fly Wing", 60), (602, "Butterfly Wing", 300), (909, "Jellopy", 6), (1010, "Phracon", 200),
-         (1011, "Emveretarcon", 1000), (984, "Oridecon", 5000), (1002, "Iron Ore", 100), (998, "Iron", 200)]
+         (1011, "Emveretarcon", 1000), (984, "Oridecon", 5000), (1002, "Iron Ore", 100), (998, "Iron", 200),
+         (1750, "Arrow", 1), (512, "Apple", 15), (517, "Meat", 50)]
 MARKETS = ["prontera", "payon", "morocc", "alberta"]
 
 

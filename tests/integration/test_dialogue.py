@@ -12,7 +12,7 @@ import pytest
 
 from aiworld.models import NPC, DeadLetter, DialogueTurn, LLMCall, Memory, Relationship
 from aiworld.protocol.reference_producer import send
-from tests.support.fake_llm import Reply, configure_provider, fake_llm_fixture  # noqa: F401
+from tests.support.fake_llm import Hang, Reply, configure_provider, fake_llm_fixture  # noqa: F401
 from tests.support.processes import start_worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -102,3 +102,36 @@ def test_unknown_npc_gets_a_clear_error_and_a_dead_letter(cpu_worker, broker):
     wait_for(lambda: DeadLetter.objects.filter(task_name="aiworld.npc.dialogue", error_code="unknown_npc").exists(),
              10, what="the dead letter")
     assert cpu_worker.alive()
+
+
+def test_identical_lines_in_flight_on_two_workers_make_one_llm_call(cpu_worker, worker_env, broker, hilda, fake_llm,
+                                                                    tmp_path):
+    configure_provider(fake_llm.url, budget_usd="1", timeout_s=10)
+    written = {"reply": "The old mine? Follow the river north until the path turns to stone.", "emotion": "neutral",
+               "relationship_delta": 1, "offer_quest": False, "memory": "Someone asked about the old mine.",
+               "importance": 3}
+    fake_llm.responder = lambda body: json.dumps(written)
+    fake_llm.script(Hang(1.5))  # the first call is slow: the second request arrives while it is in flight
+    second = start_worker(tmp_path, "cpu", worker_env, pool="solo")
+    try:
+        reply_keys = []
+        for char_id in (150010, 150011):
+            reply_to = f"replies:dedup:{char_id}"
+            reply_keys.append(reply_to)
+            send(broker, "aiworld.npc.dialogue", [{
+                "server": "map-1", "request_id": uuid.uuid4().hex, "npc": 10001, "char_id": char_id,
+                "player_name": f"P{char_id}", "text": "How do I reach the old mine from here?",
+                "reply_to": reply_to}], {}, queue="cpu")
+        replies = []
+        for reply_to in reply_keys:
+            item = None
+            deadline = time.monotonic() + 30
+            while item is None and time.monotonic() < deadline:
+                item = broker.brpop(reply_to, timeout=2)
+            assert item is not None, second.log_tail()
+            replies.append(json.loads(item[1]))
+    finally:
+        second.stop()
+    assert sorted(r["source"] for r in replies) == ["inflight_dedup", "llm"]
+    assert {r["text"] for r in replies} == {written["reply"]}
+    assert len(fake_llm.chat_requests()) == 1

@@ -296,6 +296,17 @@ def test_retention_caps_episodic_memories_per_npc(npc: NPC, monkeypatch: pytest.
     assert kept == {low_new.pk, *(m.pk for m in high + reflections + others)}
 
 
+def test_retention_stops_at_its_time_budget_and_resumes(npc: NPC, monkeypatch: pytest.MonkeyPatch) -> None:
+    faded = [mem.remember(npc, f"old small talk {i}", importance=1) for i in range(3)]
+    for memory in faded:
+        _age(memory, created_days=mem.EPISODIC_MAX_AGE_DAYS + 1)
+    monkeypatch.setattr(mem, "DELETE_BATCH", 1)
+    monkeypatch.setattr(mem, "RETENTION_BUDGET_S", 0.0)
+    assert mem.apply_retention() == {"aged": 0, "over_cap": 0}  # out of time before the first batch
+    monkeypatch.setattr(mem, "RETENTION_BUDGET_S", 8.0)
+    assert mem.apply_retention() == {"aged": 3, "over_cap": 0}
+
+
 def test_maintenance_task_runs_retention_and_due_reflections(npc: NPC, alice: PlayerCharacter) -> None:
     _fill_to(npc, alice, 150)
     faded = mem.remember(npc, "old small talk", importance=1)

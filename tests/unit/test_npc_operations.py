@@ -139,3 +139,36 @@ def test_http_api_authenticates_scopes_to_the_server_and_dead_letters_bad_input(
     assert DeadLetter.objects.filter(task_name="api:report_state", error_code="bad_map").exists()
     assert client.post("/api/v1/nothing", "{}", content_type="application/json", headers=auth).status_code == 404
     assert client.get(url, headers=auth).status_code == 405
+
+
+def test_semantic_hits_need_the_same_items_monsters_and_places(monkeypatch):
+    from aiworld.npc import entities
+
+    entities.forget()
+    scope = reply_cache.Scope(npc_key="n4", player_key="n4:p1")
+    reply_cache.store(scope, "Where is the inn?", {"text": "Past the fountain.", "emotion": "neutral"}, "A",
+                      player_specific=False)
+    monkeypatch.setenv("AIWORLD_SEMANTIC_THRESHOLD", "0.3")  # low on purpose: only the guard can refuse
+    assert entities.mentions("Which way to the INNs??") == {"inn"}
+    assert reply_cache.lookup(scope, "Which way to the inn?", "B").kind == "semantic_cache"
+    assert reply_cache.lookup(scope, "Where is the church?", "B") is None
+    monkeypatch.setenv("AIWORLD_SEMANTIC_ENTITY_GUARD", "0")
+    assert reply_cache.lookup(scope, "Where is the church?", "B") is not None  # what the guard prevents
+
+
+def test_quest_request_and_npc_decision_operations_use_their_agents():
+    from aiworld.npc import operations
+
+    NPC.objects.create(game_id=900, name="Varg", job_class="guard", map="prontera")
+    offered = operations.quest_request({"server": "s1", "request_id": "q1", "npc": 900, "char_id": 3,
+                                        "player_name": "Cid"})
+    assert offered["quest"]["status"] == "offered" and offered["quest"]["giver"] == 900
+    again = operations.quest_request({"server": "s1", "request_id": "q2", "npc": 900, "char_id": 3,
+                                      "player_name": "Cid"})
+    assert again["quest"]["id"] == offered["quest"]["id"]  # the open offer, not a second quest
+    decision = operations.npc_decide({"server": "s1", "request_id": "d1", "npc": 900, "hour": 3, "threat": 0.9})
+    assert decision["source"] == "offline" and decision["decision"]["action"]
+    assert operations.npc_decide({"server": "s1", "request_id": "d1", "npc": 900})["decision"] == decision["decision"]
+    with pytest.raises(PayloadError) as error:
+        operations.npc_decide({"server": "s1", "npc": 900, "threat": 7})
+    assert error.value.code == "invalid_inputs"
