@@ -118,7 +118,8 @@ def prompt(agent: Agent, inputs: BaseModel) -> tuple[str, str]:
     return description, expected
 
 
-def _crew_answer(agent: Agent, inputs: BaseModel) -> _Attempt:
+def _kickoff(agent: Agent, description: str, expected: str) -> tuple[str | None, _Attempt]:
+    """One CrewAI crew, one chain call: (the raw final answer, or None with the reason in the attempt)."""
     for key, value in CREWAI_ENV.items():
         os.environ.setdefault(key, value)
     from crewai import Agent as CrewAgent
@@ -127,7 +128,6 @@ def _crew_answer(agent: Agent, inputs: BaseModel) -> _Attempt:
     from aiworld.agents.crew_llm import ChainLLM
 
     llm = ChainLLM(model="aiworld-chain", purpose=agent.name)
-    description, expected = prompt(agent, inputs)
     # max_iter/max_retry_limit: one final answer, one chain call; the chain already falls back across providers
     member = CrewAgent(role=agent.role, goal=agent.goal, backstory=agent.backstory, llm=llm, verbose=False,
                        allow_delegation=False, max_iter=1, max_retry_limit=0)
@@ -139,13 +139,20 @@ def _crew_answer(agent: Agent, inputs: BaseModel) -> _Attempt:
     except Exception as exc:  # CrewAI wraps the chain's NoLLM in its own layers; llm.failure tells
         if llm.failure is not None:
             reason = "no_llm" if llm.failure.reason == "no_provider" else llm.failure.reason
-            return _Attempt(reason=reason, error=str(llm.failure), cost=llm.cost_usd)
+            return None, _Attempt(reason=reason, error=str(llm.failure), cost=llm.cost_usd)
         log.warning("agent %s: crew failed: %s", agent.name, exc)
-        return _Attempt(reason=f"crew_error: {type(exc).__name__}", error=str(exc)[:2000], cost=llm.cost_usd)
+        return None, _Attempt(reason=f"crew_error: {type(exc).__name__}", error=str(exc)[:2000], cost=llm.cost_usd)
+    return answer.raw or "", _Attempt(cost=llm.cost_usd)
+
+
+def _crew_answer(agent: Agent, inputs: BaseModel) -> _Attempt:
+    raw, attempt = _kickoff(agent, *prompt(agent, inputs))
+    if raw is None:
+        return attempt
     try:
-        return _Attempt(output=parse_answer(agent, answer.raw or ""), cost=llm.cost_usd)
+        return _Attempt(output=parse_answer(agent, raw), cost=attempt.cost)
     except ValueError as exc:
-        return _Attempt(reason=f"invalid_output: {exc}"[:200], error=(answer.raw or "")[:2000], cost=llm.cost_usd)
+        return _Attempt(reason=f"invalid_output: {exc}"[:200], error=raw[:2000], cost=attempt.cost)
 
 
 def _llm_attempt(agent: Agent, inputs: BaseModel) -> _Attempt:
@@ -177,17 +184,22 @@ def run(name: str, inputs: dict, *, allow_llm: bool = True, request_id: str = ""
         return done
     # Outside any transaction: the chain must not hold its budget row locked through an HTTP call.
     attempt = _llm_attempt(agent, parsed) if allow_llm else _Attempt(reason="disabled")
+    return _persist(agent, parsed, request_id, attempt, started)
+
+
+def _persist(agent: Agent, parsed: BaseModel, request_id: str, attempt: _Attempt, started: float) -> AgentResult:
+    """Apply the LLM's output (or the offline one when there is none or apply refuses it) and record the run."""
     output, reason, error = attempt.output, attempt.reason, attempt.error
     with transaction.atomic():
         if request_id:  # serialise duplicates of one request, then look again
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"agent:{name}:{request_id}"])
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"agent:{agent.name}:{request_id}"])
             if done := _stored(agent, request_id):
                 return done
         applied: dict | None = None
         if output is not None:
             try:
-                token = _source.set("llm")
+                token = _source.set("llm")  # rows the apply creates say they came from an LLM
                 try:
                     with transaction.atomic():
                         applied = agent.apply(output, parsed)
@@ -202,13 +214,89 @@ def run(name: str, inputs: dict, *, allow_llm: bool = True, request_id: str = ""
         path = "offline" if reason else "llm"
         stored_inputs = parsed.model_dump(mode="json") | ({"_request_id": request_id} if request_id else {})
         row = AgentRun.objects.create(
-            agent=name, path=path, reason=reason[:200], inputs=stored_inputs,
+            agent=agent.name, path=path, reason=reason[:200], inputs=stored_inputs,
             output=output.model_dump(mode="json") | {"_applied": applied or {}},
             valid=not reason.startswith("invalid_output"), error=error[:5000], cost_usd=attempt.cost,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
     from aiworld.npc import metrics
 
-    metrics.AGENT_RUNS.labels(name, path).inc()
+    metrics.AGENT_RUNS.labels(agent.name, path).inc()
     return AgentResult(output=output, path=path, reason=reason, run_id=row.pk, cost_usd=attempt.cost,
                        applied=applied or {})
+
+
+# -- batches: several non-interactive runs of one agent answered by ONE LLM call ------------------
+BATCH_MAX = 8  # items per call: the answer must fit the provider's output tokens and the cpu time limit
+
+
+def batch_prompt(agent: Agent, items: list[BaseModel]) -> tuple[str, str]:
+    facts = [{"item": i, "inputs": p.model_dump(mode="json"), "context": agent.context(p)} for i, p in enumerate(items)]
+    schema = json.dumps(agent.output_model.model_json_schema(), separators=(",", ":"))
+    description = (f"{agent.task}\n\nDo this for each of the {len(items)} items below, independently.\n"
+                   f"Items (JSON):\n{json.dumps(facts, default=str)}\n\n"
+                   f"Answer with ONE JSON array of exactly {len(items)} objects, in the items' order, and nothing "
+                   f"else; each object valid against this JSON schema:\n{schema}")
+    expected = (f"A JSON array of {len(items)} objects, one per item in order, each valid against the schema; "
+                "no prose, no markdown.")
+    return description, expected
+
+
+def parse_batch(agent: Agent, text: str, count: int) -> list[BaseModel | str]:
+    """Per item: the validated output, or why that item's answer is unusable."""
+    text = text.strip()
+    if match := _FENCE.match(text):
+        text = match.group(1)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [f"not JSON ({exc.msg})"] * count
+    if not isinstance(data, list) or len(data) != count:
+        return [f"expected a JSON array of {count} objects"] * count
+    results: list[BaseModel | str] = []
+    for item in data:
+        try:
+            output = agent.output_model.model_validate(item)
+        except ValidationError as exc:
+            results.append(f"schema: {_errors(exc)}")
+            continue
+        problem = unsafe_text(output)
+        results.append(f"unsafe text: {problem}" if problem else output)
+    return results
+
+
+def run_batch(name: str, items: list[tuple[dict, str]], *, allow_llm: bool = True) -> list[AgentResult]:
+    """Runs of agent `name` for [(inputs, request_id), ...]: the ones not done before share one LLM
+    call (batching of non-interactive work); each item is validated, applied and recorded on its own
+    and falls back to the offline path on its own. The call's cost is split evenly over its items."""
+    agent = get(name)
+    if not 1 <= len(items) <= BATCH_MAX:
+        raise PayloadError("invalid_batch", f"a batch holds 1..{BATCH_MAX} items")
+    parsed = [(parse_inputs(agent, inputs), request_id) for inputs, request_id in items]
+    started = time.perf_counter()
+    results: dict[int, AgentResult] = {}
+    pending = []
+    for index, (_inputs, request_id) in enumerate(parsed):
+        done = _stored(agent, request_id) if request_id else None
+        if done is not None:
+            results[index] = done
+        else:
+            pending.append(index)
+    attempts = {i: _Attempt(reason="disabled") for i in pending}
+    if pending and allow_llm:
+        from aiworld.llm import chain
+
+        if not chain.available():
+            attempts = {i: _Attempt(reason="no_llm") for i in pending}
+        else:
+            raw, call = _kickoff(agent, *batch_prompt(agent, [parsed[i][0] for i in pending]))
+            share = (call.cost / len(pending)).quantize(Decimal("0.000001")) if call.cost else Decimal("0")
+            if raw is None:
+                attempts = {i: _Attempt(reason=call.reason, error=call.error, cost=share) for i in pending}
+            else:
+                for i, outcome in zip(pending, parse_batch(agent, raw, len(pending)), strict=True):
+                    attempts[i] = (_Attempt(output=outcome, cost=share) if isinstance(outcome, BaseModel) else
+                                   _Attempt(reason=f"invalid_output: {outcome}"[:200], error=raw[:2000], cost=share))
+    for i in pending:
+        results[i] = _persist(agent, parsed[i][0], parsed[i][1], attempts[i], started)
+    return [results[i] for i in range(len(parsed))]

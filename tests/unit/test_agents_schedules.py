@@ -67,10 +67,10 @@ def test_periodic_ticks_plan_one_run_per_live_map_and_market_and_the_runs_persis
 
 
 @pytest.mark.django_db
-def test_a_tick_enqueues_one_task_per_job(broker) -> None:
+def test_a_tick_enqueues_one_batch_task_per_agent(broker) -> None:
     build_world()
     WorldState.objects.create(server="s1", map="morocc", state={})
     broker.delete("cpu")
     result = tick_weather.apply().get()
-    assert sorted(result["enqueued"]) == ["weather:morocc", "weather:prontera"]
-    assert broker.llen("cpu") == 2
+    assert sorted(result["enqueued"]) == ["weather:morocc", "weather:prontera"] and result["batches"] == 1
+    assert broker.llen("cpu") == 1
