@@ -102,6 +102,20 @@ def intent_of(text: str) -> str:
     return "unknown"
 
 
+# Directions to a thing the game knows (a town service, a map, an NPC): name it back.
+PLACE_DIRECTIONS = {
+    "warm": "The {thing}? Follow the main road through {map}; you cannot miss it. Ask the guards if you get lost.",
+    "plain": "The {thing}? Main road through {map}, then ask around.",
+    "curt": "The {thing}? Find it yourself.",
+}
+
+
+def _mentions(text: str) -> frozenset[str]:
+    from aiworld.npc.entities import mentions
+
+    return mentions(text)
+
+
 def stance_of(relationship: RelationshipIn) -> str:
     if relationship.affinity >= 40:
         return "friend"
@@ -232,6 +246,8 @@ def offline(inputs: DialogueInputs) -> DialogueOutput:
     if intent == "trade" and npc.job_class.lower() not in ("merchant", "blacksmith", "alchemist", "dealer",
                                                            "tool dealer", "shopkeeper"):
         body = f"I am a {npc.job_class}, not a shopkeeper. The tool dealer in {npc.map} can help you."
+    if intent == "directions" and (things := sorted(_mentions(inputs.player_text))):
+        body = PLACE_DIRECTIONS[tone].format(thing=things[0], **fields)
     if intent == "greeting" and stance in ("friend", "enemy"):
         body = ("Always a pleasure." if stance == "friend" else "I have not forgotten what you did.")
     parts = [MOOD_PREFIX.get(npc.mood, ""), OPENERS[stance][0 if v.extravert else 2 if v.introvert else 1]

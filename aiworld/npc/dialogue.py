@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -34,6 +35,7 @@ MEMORIES_IN_PROMPT = 5
 TEMPLATE_INTENTS = frozenset({"greeting", "farewell", "thanks"})
 RECENT_TURNS = 4
 INFLIGHT_WAIT_S = 12.0  # below the cpu queue's soft limit
+CONVERSATION_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ def _agent_reply(npc: NPC, player: PlayerCharacter, relationship: Relationship, 
         "npc": persona(npc), "player": {"name": player.name},
         "relationship": {"affinity": relationship.affinity, "trust": relationship.trust,
                          "interactions": relationship.interactions},
-        "memories": [m.text for m in memories], "player_text": text,
+        # long-term recall only: this conversation's own lines are in recent_turns already
+        "memories": [m.text for m in memories if m.created_at < timezone.now() - CONVERSATION_WINDOW],
+        "player_text": text,
         "recent_turns": [{"player": p, "npc": r} for p, r in reversed(recent)],
     }
     result = run_agent("dialogue", inputs, allow_llm=allow_llm)
