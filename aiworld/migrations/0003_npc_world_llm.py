@@ -306,7 +306,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name_plural': 'memories',
                 'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['npc', '-last_accessed'], name='memory_npc_recent'), pgvector.django.indexes.HnswIndex(ef_construction=64, fields=['embedding'], m=16, name='memory_embedding_hnsw', opclasses=['vector_cosine_ops'])],
+                'indexes': [models.Index(fields=['npc', 'created_at'], name='memory_npc_created'), pgvector.django.indexes.HnswIndex(ef_construction=64, fields=['embedding'], m=16, name='memory_embedding_hnsw', opclasses=['vector_cosine_ops'])],
             },
         ),
         migrations.CreateModel(
@@ -388,4 +388,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('origin', 'destination', 'item'), name='one_route')],
             },
         ),
+        # room on each page for HOT updates of last_accessed/access_count (retrieval touches every hit)
+        migrations.RunSQL("ALTER TABLE aiworld_memory SET (fillfactor = 90)",
+                          reverse_sql="ALTER TABLE aiworld_memory RESET (fillfactor)"),
     ]

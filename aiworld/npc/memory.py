@@ -20,8 +20,9 @@ Candidate search (SEARCH_STRATEGY): pgvector here is 0.6.2, which has no iterati
 HNSW scan filtered on npc_id returns at most hnsw.ef_search (<= 1,000) rows before the filter: with
 ~1,000 memories per NPC among 1,000,000 that is ~1 matching row. Measured at 1M memories
 (bench/memory.py, docs/benchmarks.md): the filtered HNSW scan returned 1.2 of 10 rows, recall@10
-0.117, p50 49 ms; the exact distance over the NPC's own rows (npc_id btree, ~1,000 rows) is exact
-and took p50 8 ms. So "exact" is the default and the HNSW index serves no query of this module.
+0.117, p50 46 ms; the exact distance over the NPC's own rows (npc_id btree, ~1,000 rows) is exact
+and took p50 7.9 ms, p95 11.3 ms. So "exact" is the default and the HNSW index serves no query of
+this module; it only costs writes (see _mark_accessed).
 """
 
 from __future__ import annotations
@@ -242,15 +243,10 @@ def score(memories: list[Memory], now: datetime) -> np.ndarray:
 
 
 def _mark_accessed(ids: list[int], now: datetime) -> None:
-    """One UPDATE. In a transaction of its own it commits asynchronously (synchronous_commit off): the WAL
-    flush was most of retrieve()'s time (bench/memory.py), and a crash can only lose the latest access
-    times, never corrupt anything. Inside a caller's transaction it joins it and changes nothing else."""
-    own_transaction = not connection.in_atomic_block
-    with transaction.atomic():
-        if own_transaction:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        Memory.objects.filter(pk__in=ids).update(last_accessed=now, access_count=F("access_count") + 1)
+    """One UPDATE. No index covers last_accessed/access_count and the table keeps free space per page
+    (migration 0003), so PostgreSQL updates the rows in place (HOT) without touching any index; with
+    last_accessed indexed this UPDATE was most of retrieve()'s time at 1M rows (docs/benchmarks.md)."""
+    Memory.objects.filter(pk__in=ids).update(last_accessed=now, access_count=F("access_count") + 1)
 
 
 def retrieve(npc: NPC, query: str, *, player: PlayerCharacter | None = None, k: int = 10) -> list[Memory]:
