@@ -110,6 +110,15 @@ def _rate_limited(npc: NPC, player_name: str, verdict: limits.Verdict) -> dict:
             "emotion": "neutral", "relationship_delta": 0, "offer_quest": False}
 
 
+def _recall(npc: NPC, player: PlayerCharacter, text: str) -> list:
+    """Long-term memories for the prompt. This conversation's own lines are not among them: they are
+    in recent_turns already, and quoting them back as memories reads oddly."""
+    from aiworld.npc import memory
+
+    cutoff = timezone.now() - CONVERSATION_WINDOW
+    return [m for m in memory.retrieve(npc, text, player=player, k=MEMORIES_IN_PROMPT) if m.created_at < cutoff]
+
+
 def _agent_reply(npc: NPC, player: PlayerCharacter, relationship: Relationship, text: str,
                  memories: list, allow_llm: bool) -> tuple[dict, str]:
     from aiworld.agents import run as run_agent
@@ -120,9 +129,7 @@ def _agent_reply(npc: NPC, player: PlayerCharacter, relationship: Relationship, 
         "npc": persona(npc), "player": {"name": player.name},
         "relationship": {"affinity": relationship.affinity, "trust": relationship.trust,
                          "interactions": relationship.interactions},
-        # long-term recall only: this conversation's own lines are in recent_turns already
-        "memories": [m.text for m in memories if m.created_at < timezone.now() - CONVERSATION_WINDOW],
-        "player_text": text,
+        "memories": [m.text for m in memories], "player_text": text,
         "recent_turns": [{"player": p, "npc": r} for p, r in reversed(recent)],
     }
     result = run_agent("dialogue", inputs, allow_llm=allow_llm)
@@ -198,14 +205,11 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
     if flagged:
         reply, source = _deflection(npc, player.name), "guard"
     elif intent_of(reply_cache.canonical(req.text)) in TEMPLATE_INTENTS:  # "where is the inn, thanks" is no thanks
-        from aiworld.npc import memory
-
-        memories = memory.retrieve(npc, req.text, player=player, k=MEMORIES_IN_PROMPT)
+        memories = _recall(npc, player, req.text)
         reply, source = _agent_reply(npc, player, relationship, req.text, memories, allow_llm=False)
     else:
-        from aiworld.npc import memory
-
-        memories = memory.retrieve(npc, req.text, player=player, k=MEMORIES_IN_PROMPT)
+        memories = _recall(npc, player, req.text)
+        # a reply that drew on this player's own past is theirs alone; otherwise any player may reuse it
         player_specific = any(m.player_id == player.pk for m in memories)
         base = f"{npc.pk}:{persona_fingerprint(npc)}:{cache_stance(relationship.affinity, relationship.interactions)}"
         scope = reply_cache.Scope(npc_key=base, player_key=f"{base}:p{player.pk}")
