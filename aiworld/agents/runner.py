@@ -76,15 +76,19 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
 
 
-def parse_answer(agent: Agent, text: str) -> BaseModel:
-    """The model's final answer as the agent's schema; ValueError says why it is not usable."""
+def _json_of(text: str) -> Any:
+    """The JSON in a final answer (a ```json fence tolerated, nothing else); ValueError if there is none."""
     text = text.strip()
     if match := _FENCE.match(text):
         text = match.group(1)
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from None
+
+
+def _validated(agent: Agent, data: Any) -> BaseModel:
+    """One answer as the agent's schema, its free text checked; ValueError says why it is not usable."""
     try:
         output = agent.output_model.model_validate(data)
     except ValidationError as exc:
@@ -92,6 +96,11 @@ def parse_answer(agent: Agent, text: str) -> BaseModel:
     if problem := unsafe_text(output):
         raise ValueError(f"unsafe text: {problem}")
     return output
+
+
+def parse_answer(agent: Agent, text: str) -> BaseModel:
+    """The model's final answer as the agent's schema; ValueError says why it is not usable."""
+    return _validated(agent, _json_of(text))
 
 
 def unsafe_text(output: BaseModel) -> str | None:
@@ -244,24 +253,18 @@ def batch_prompt(agent: Agent, items: list[BaseModel]) -> tuple[str, str]:
 
 def parse_batch(agent: Agent, text: str, count: int) -> list[BaseModel | str]:
     """Per item: the validated output, or why that item's answer is unusable."""
-    text = text.strip()
-    if match := _FENCE.match(text):
-        text = match.group(1)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [f"not JSON ({exc.msg})"] * count
+        data = _json_of(text)
+    except ValueError as exc:
+        return [str(exc)] * count
     if not isinstance(data, list) or len(data) != count:
         return [f"expected a JSON array of {count} objects"] * count
     results: list[BaseModel | str] = []
     for item in data:
         try:
-            output = agent.output_model.model_validate(item)
-        except ValidationError as exc:
-            results.append(f"schema: {_errors(exc)}")
-            continue
-        problem = unsafe_text(output)
-        results.append(f"unsafe text: {problem}" if problem else output)
+            results.append(_validated(agent, item))
+        except ValueError as exc:
+            results.append(str(exc))
     return results
 
 

@@ -32,7 +32,7 @@ PLACEHOLDER = "\x00player\x00"
 def semantic_threshold() -> float:
     """Cosine similarity above which a previous line counts as the same question. Chosen with
     bench/dialogue_replay.py (docs/benchmarks.md): higher is safer, lower saves more calls."""
-    return float(os.environ.get("AIWORLD_SEMANTIC_THRESHOLD", "0.93"))
+    return float(os.environ.get("AIWORLD_SEMANTIC_THRESHOLD", "0.7"))
 
 
 def entity_guard() -> bool:
