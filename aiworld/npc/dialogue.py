@@ -23,9 +23,10 @@ from django.db.models import F
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from aiworld.agents.dialogue import intent_of
 from aiworld.errors import PayloadError
 from aiworld.models import NPC, DialogueTurn, PlayerCharacter, Quest, Relationship
-from aiworld.npc import limits, metrics, reply_cache, safety
+from aiworld.npc import limits, memory, metrics, reply_cache, safety
 from aiworld.npc.payloads import optional_reply_key, require_int, require_text
 
 log = logging.getLogger("aiworld.npc.dialogue")
@@ -113,8 +114,6 @@ def _rate_limited(npc: NPC, player_name: str, verdict: limits.Verdict) -> dict:
 def _recall(npc: NPC, player: PlayerCharacter, text: str) -> list:
     """Long-term memories for the prompt. This conversation's own lines are not among them: they are
     in recent_turns already, and quoting them back as memories reads oddly."""
-    from aiworld.npc import memory
-
     cutoff = timezone.now() - CONVERSATION_WINDOW
     return [m for m in memory.retrieve(npc, text, player=player, k=MEMORIES_IN_PROMPT) if m.created_at < cutoff]
 
@@ -200,8 +199,6 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
     flagged = safety.input_problem(req.text) or ""
     memories: list = []
     hit = None
-    from aiworld.agents.dialogue import intent_of
-
     if flagged:
         reply, source = _deflection(npc, player.name), "guard"
     elif intent_of(reply_cache.canonical(req.text)) in TEMPLATE_INTENTS:  # "where is the inn, thanks" is no thanks
@@ -246,9 +243,8 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
                 affinity=Greatest(-100, Least(100, F("affinity") + delta)),
                 trust=Greatest(0.0, Least(1.0, F("trust") + delta / 50.0)),
                 interactions=F("interactions") + 1, last_interaction=timezone.now())
-            from aiworld.npc import memory
-
-            note = reply.get("memory") or f'{player.name} said "{req.text[:120]}".'
+            # a reused reply's own memory line was written about another player's words
+            note = (reply.get("memory") if hit is None else None) or f'{player.name} said "{req.text[:120]}".'
             memory.remember(npc, note, player=player, importance=reply.get("importance"))
     except IntegrityError:  # the same request finished on another worker meanwhile
         turn = DialogueTurn.objects.select_related("quest_offer").get(npc=npc, request_id=req.request_id)
