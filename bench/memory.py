@@ -18,9 +18,9 @@ Target: top-10 retrieval p95 <= 20 ms with 1,000,000 memories.
    filtered HNSW scan vs exact search is measured on --recall-sample of them.
 4. Times apply_retention() on the loaded table.
 
---no-hnsw leaves the HNSW index out (what every write costs without it); --proposed-schema also
-drops the HNSW index (a what-if on the throw-away database; the access-update fix it first measured,
-no index on last_accessed and fillfactor 90, is now in migration 0003).
+--no-hnsw (or its older name --proposed-schema) leaves the HNSW index out: what every write costs
+without it. The access-update fix first measured with it (no index on last_accessed, free space on
+each page for HOT updates) is in migration 0003.
 
 Reads and writes only the launcher's embedded database (loopback); it deletes this script's rows first.
 """
@@ -235,8 +235,7 @@ def main() -> None:
     parser.add_argument("--no-hnsw", action="store_true",
                         help="leave the HNSW index dropped: what every write and access update costs without it")
     parser.add_argument("--proposed-schema", action="store_true",
-                        help="what-if: no HNSW index either (fillfactor 90 and no index on last_accessed are "
-                             "in the migrated schema now)")
+                        help="the same as --no-hnsw (kept for the commands in docs/benchmarks.md)")
     args = parser.parse_args()
     args.no_hnsw = args.no_hnsw or args.proposed_schema
     if args.small:
@@ -254,10 +253,7 @@ def main() -> None:
 
     npc_ids, player_ids, names = setup(args.npcs, args.players)
     if args.proposed_schema:
-        with connection.cursor() as cursor:  # the launcher's throw-away database only
-            cursor.execute(f"ALTER TABLE {mem.TABLE} SET (fillfactor = 90)")
-            cursor.execute("DROP INDEX IF EXISTS memory_npc_recent")
-        print("proposed schema (what-if, not migrated): no HNSW index, no memory_npc_recent, fillfactor 90")
+        print("what-if (not migrated): no HNSW index")
     phases = load(args, npc_ids, player_ids, names, rng)
     print("load: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
     strategies = ("exact",) if args.no_hnsw else ("exact", "hnsw")

@@ -128,7 +128,7 @@ class Memory(models.Model):
         verbose_name_plural = "memories"
         indexes = [
             # Nothing that retrieval updates (last_accessed, access_count) is indexed, and the table keeps
-            # 10% free space per page (migration 0003): access updates stay HOT, no index is rewritten.
+            # 25% free space per page (migration 0003): access updates stay HOT, no index is rewritten.
             models.Index(fields=["npc", "created_at"], name="memory_npc_created"),
             HnswIndex(name="memory_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),

@@ -243,9 +243,9 @@ def score(memories: list[Memory], now: datetime) -> np.ndarray:
 
 
 def _mark_accessed(ids: list[int], now: datetime) -> None:
-    """One UPDATE. No index covers last_accessed/access_count and the table keeps free space per page
-    (migration 0003), so PostgreSQL updates the rows in place (HOT) without touching any index; with
-    last_accessed indexed this UPDATE was most of retrieve()'s time at 1M rows (docs/benchmarks.md)."""
+    """One UPDATE. No index covers last_accessed/access_count and the table keeps a quarter of each page
+    free (migration 0003; a row is ~1.2 KB), so PostgreSQL writes the new row versions on the same page
+    (HOT) without touching any index, the HNSW graph included (docs/benchmarks.md)."""
     Memory.objects.filter(pk__in=ids).update(last_accessed=now, access_count=F("access_count") + 1)
 
 
