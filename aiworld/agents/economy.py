@@ -34,12 +34,14 @@ class EconomyOutput(Strict):
     summary: str = Text(300)
 
 
-def _flows(market: str) -> dict[int, tuple[int, int]]:
-    """item id -> (supply, demand) from the market's unapplied reports: drops and sales to NPCs add
-    supply, purchases from NPCs and player trades show demand."""
+def _flows(market: str, report_ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """item id -> (supply, demand) from the market's unapplied reports (or exactly `report_ids`): drops
+    and sales to NPCs add supply, purchases from NPCs and player trades show demand."""
     flows: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for kind, item_id, units in EconomyReport.objects.filter(map=market, applied=False).values_list(
-            "kind", "item_id", "units"):
+    reports = EconomyReport.objects.filter(map=market, applied=False)
+    if report_ids is not None:
+        reports = reports.filter(pk__in=report_ids)
+    for kind, item_id, units in reports.values_list("kind", "item_id", "units"):
         side = 0 if kind in (EconomyReport.Kind.DROP, EconomyReport.Kind.NPC_SALE) else 1
         flows[item_id][side] += units
     return {k: (v[0], v[1]) for k, v in flows.items()}
@@ -76,7 +78,9 @@ def economy_offline(inputs: MarketInputs) -> EconomyOutput:
 
 def economy_apply(output: EconomyOutput, inputs: MarketInputs) -> dict:
     market, _ = Market.objects.get_or_create(map=inputs.market)
-    flows = _flows(inputs.market)
+    # the reports counted are the reports marked applied: one arriving meanwhile waits for the next tick
+    report_ids = list(EconomyReport.objects.filter(map=inputs.market, applied=False).values_list("pk", flat=True))
+    flows = _flows(inputs.market, report_ids)
     items = {i.item_id: i for i in Item.objects.filter(item_id__in=[a.item_id for a in output.adjustments])}
     changed = 0
     for adj in output.adjustments:
@@ -88,7 +92,7 @@ def economy_apply(output: EconomyOutput, inputs: MarketInputs) -> dict:
         price.supply, price.demand = flows.get(adj.item_id, (0, 0))
         price.save()
         changed += 1
-    reports = EconomyReport.objects.filter(map=inputs.market, applied=False).update(applied=True)
+    reports = EconomyReport.objects.filter(pk__in=report_ids).update(applied=True)
     return {"prices": changed, "reports": reports}
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from aiworld.agents.dialogue import intent_of
 from aiworld.errors import PayloadError
 from aiworld.models import NPC, DialogueTurn, PlayerCharacter, Quest, Relationship
-from aiworld.npc import limits, memory, metrics, reply_cache, safety
+from aiworld.npc import characters, limits, memory, metrics, quests, reply_cache, safety
 from aiworld.npc.payloads import optional_reply_key, require_int, require_text
 
 log = logging.getLogger("aiworld.npc.dialogue")
@@ -161,33 +161,17 @@ def _reply_document(req: DialogueRequest, text: str, emotion: str, delta: int, r
     return document
 
 
-def _offer_quest(npc: NPC, player: PlayerCharacter) -> Quest | None:
-    from aiworld.agents import run as run_agent
-
-    open_offer = Quest.objects.filter(giver=npc, player=player, status=Quest.Status.OFFERED).first()
-    if open_offer is not None:
-        return open_offer
-    result = run_agent("quest", {"npc_id": npc.pk, "player_id": player.pk})
-    return Quest.objects.filter(pk=result.applied.get("quest")).first()
-
-
 def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
     """The reply document for one request (also stored, remembered and reflected in the relationship).
     `trace`, when given, receives what a cache hit reused (the replay benchmark judges hits with it;
     it stays out of the reply because the reused line may be another player's)."""
     started = time.perf_counter()
-    npc = NPC.objects.select_related("faction").filter(game_id=req.npc_game_id, active=True).first()
-    if npc is None:
-        raise PayloadError("unknown_npc", f"no active NPC with game id {req.npc_game_id}")
+    npc = characters.active_npc(req.npc_game_id)
     duplicate = DialogueTurn.objects.filter(npc=npc, request_id=req.request_id).select_related("quest_offer").first()
     if duplicate is not None:
         return _stored(duplicate, req)
 
-    player, _ = PlayerCharacter.objects.get_or_create(server=req.server, char_id=req.char_id,
-                                                      defaults={"name": req.player_name})
-    if player.name != req.player_name:
-        PlayerCharacter.objects.filter(pk=player.pk).update(name=req.player_name)
-        player.name = req.player_name
+    player = characters.player(req.server, req.char_id, req.player_name)
     relationship, _ = Relationship.objects.get_or_create(npc=npc, player=player)
 
     verdict = limits.check(req.server, req.char_id, req.npc_game_id)
@@ -232,7 +216,7 @@ def respond(req: DialogueRequest, trace: dict | None = None) -> dict:
         flagged = flagged or f"output: {problem}"
 
     delta = max(-5, min(5, int(reply.get("relationship_delta", 0))))
-    quest = _offer_quest(npc, player) if reply.get("offer_quest") and not flagged else None
+    quest = quests.offer(npc, player) if reply.get("offer_quest") and not flagged else None
     try:
         with transaction.atomic():
             DialogueTurn.objects.create(

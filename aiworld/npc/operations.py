@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiworld.errors import PayloadError
-from aiworld.npc import dialogue, quests, reports
+from aiworld.npc import characters, dialogue, quests, reports
 from aiworld.npc.payloads import require_int, require_text
 
 
@@ -44,12 +44,9 @@ def quest_complete(p: dict) -> dict:
 
 def npc_decide(p: dict) -> dict:
     from aiworld.agents import run as run_agent
-    from aiworld.models import NPC
 
     game_id = require_int(p, "npc", 0, 2**31 - 1)
-    npc = NPC.objects.filter(game_id=game_id, active=True).only("pk").first()
-    if npc is None:
-        raise PayloadError("unknown_npc", f"no active NPC with game id {game_id}")
+    npc = characters.active_npc(game_id)
     inputs = {"npc_id": npc.pk} | {k: p[k] for k in ("hour", "nearby_players", "threat") if k in p}
     result = run_agent("decision", inputs, request_id=str(p.get("request_id") or "")[:64])
     return {"v": 1, "ok": True, "request_id": p.get("request_id"), "npc": game_id,

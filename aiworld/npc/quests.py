@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from aiworld.errors import PayloadError
 from aiworld.models import NPC, PlayerCharacter, Quest, Reputation
+from aiworld.npc import characters
 
 SEEN_KEPT = 200  # progress request ids remembered per quest
 REPUTATION_PER_DIFFICULTY = {"trivial": 5, "easy": 10, "normal": 25, "hard": 50, "very_hard": 100, "epic": 200}
@@ -24,20 +25,10 @@ def quest_document(quest: Quest) -> dict:
             "giver": quest.giver.game_id if quest.giver_id else None}
 
 
-def _player(server: str, char_id: int, name: str | None = None) -> PlayerCharacter:
-    player, _ = PlayerCharacter.objects.get_or_create(server=server, char_id=char_id,
-                                                      defaults={"name": name or f"char {char_id}"})
-    return player
-
-
-def request_quest(server: str, npc_game_id: int, char_id: int, player_name: str) -> Quest:
-    """The NPC's open offer to this player, or a new one from the quest agent."""
+def offer(npc: NPC, player: PlayerCharacter) -> Quest:
+    """The NPC's open quest for this player (offered or accepted), or a new one from the quest agent."""
     from aiworld.agents import run as run_agent
 
-    npc = NPC.objects.filter(game_id=npc_game_id, active=True).first()
-    if npc is None:
-        raise PayloadError("unknown_npc", f"no active NPC with game id {npc_game_id}")
-    player = _player(server, char_id, player_name)
     open_quest = (Quest.objects.filter(giver=npc, player=player, status__in=[Quest.Status.OFFERED,
                                                                              Quest.Status.ACCEPTED])
                   .select_related("giver").first())
@@ -48,6 +39,11 @@ def request_quest(server: str, npc_game_id: int, char_id: int, player_name: str)
     if quest is None:
         raise RuntimeError("the quest agent created no quest")  # a bug, not bad input: let it fail loudly
     return quest
+
+
+def request_quest(server: str, npc_game_id: int, char_id: int, player_name: str) -> Quest:
+    """The quest a player asks an NPC for (aiworld.npc.quest_request)."""
+    return offer(characters.active_npc(npc_game_id), characters.player(server, char_id, player_name))
 
 
 def _owned(quest_id: int, server: str, char_id: int) -> Quest:

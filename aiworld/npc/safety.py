@@ -11,6 +11,7 @@ Two questions, answered with rules (no model, no network, microseconds):
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
@@ -67,8 +68,6 @@ def normalise(text: str) -> str:
 
 
 def banned_words() -> tuple[str, ...]:
-    import os
-
     extra = tuple(w.strip().lower() for w in os.environ.get("AIWORLD_BANNED_WORDS", "").split(",") if w.strip())
     return _BANNED_DEFAULT + extra
 
