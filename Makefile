@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint install install-dev install-gpu install-train doctor clean
 
-run: $(VENV)/.base-installed
+run: $(VENV)/.train-installed
 	$(PY) -m aiworld.launcher run
 
 test: $(VENV)/.dev-installed
@@ -34,14 +34,15 @@ $(VENV)/.base-installed: requirements/base.txt requirements/core.txt requirement
 	$(PIP) install -q -r requirements/base.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt
+$(VENV)/.dev-installed: $(VENV)/.train-installed requirements/dev.txt
 	$(PIP) install -q -r requirements/dev.txt
 	touch $@
 
 # Training and export (torch==2.13.0: the local CPU build here; see requirements/train.txt).
-install-train: $(VENV)/.base-installed
+install-train: $(VENV)/.train-installed
+$(VENV)/.train-installed: $(VENV)/.base-installed requirements/train.txt
 	$(PIP) install -q -r requirements/train.txt
-	touch $(VENV)/.train-installed
+	touch $@
 
 # A separate environment for the GPU worker: onnxruntime-gpu must not share one with onnxruntime.
 install-gpu:

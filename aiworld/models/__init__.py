@@ -3,6 +3,7 @@ from aiworld.models.dead_letter import DeadLetter
 from aiworld.models.llm import LLMBudgetDay, LLMCall, LLMProvider
 from aiworld.models.npc import NPC, DialogueTurn, Faction, Memory, PlayerCharacter, Relationship, Reputation
 from aiworld.models.serving import FallbackEvent, InferenceStats, ModelVersion, ServingPolicy
+from aiworld.models.training import Evaluation, TrainingRun
 from aiworld.models.world import (
     AgentRun,
     EconomicAgent,
@@ -18,8 +19,8 @@ from aiworld.models.world import (
 )
 
 __all__ = [
-    "NPC", "AgentRun", "ApiKey", "DeadLetter", "DialogueTurn", "EconomicAgent", "EconomyReport", "Faction",
-    "FallbackEvent", "InferenceStats", "Item", "LLMBudgetDay", "LLMCall", "LLMProvider", "Market", "Memory",
+    "NPC", "AgentRun", "ApiKey", "DeadLetter", "DialogueTurn", "EconomicAgent", "EconomyReport", "Evaluation",
+    "Faction", "FallbackEvent", "InferenceStats", "Item", "LLMBudgetDay", "LLMCall", "LLMProvider", "Market", "Memory",
     "ModelVersion", "PlayerCharacter", "Price", "ProductionChain", "Quest", "Relationship", "Reputation",
-    "ServingPolicy", "TradeRoute", "WorldEvent", "WorldState",
+    "ServingPolicy", "TradeRoute", "TrainingRun", "WorldEvent", "WorldState",
 ]

@@ -1,0 +1,54 @@
+"""python manage.py train --archetype A --model-type T | --all: train members (and with --all the whole
+archetype: members, fusion weights, export, evaluation, promotion). Runs in this process; the `train`
+queue's tasks (aiworld.train.*) do the same on a train worker."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from aiworld.mobs.state import ARCHETYPES
+from aiworld.services import training
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("--archetype", choices=ARCHETYPES, help="one archetype (with --all: only this one)")
+        parser.add_argument("--model-type", choices=training.MEMBER_TYPES, help="one member model")
+        parser.add_argument("--all", action="store_true", help="all nine members, fusion, export and evaluation")
+        parser.add_argument("--model-version", type=int, help="model version (default: continue the unfinished one)")
+        parser.add_argument("--scale", type=float, default=1.0, help="budget multiplier (0.01 for a smoke run)")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--device", help="torch device (default: cuda when present)")
+        parser.add_argument("--force", action="store_true", help="retrain a member that already has weights")
+        parser.add_argument("--no-evaluate", action="store_true", help="with --all: stop after the export")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **o):
+        from trainers import jobs
+
+        if o["all"] == bool(o["model_type"]):
+            raise CommandError("give --model-type T (with --archetype A), or --all")
+        if o["model_type"] and not o["archetype"]:
+            raise CommandError("--model-type needs --archetype")
+        archetypes = [o["archetype"]] if o["archetype"] else list(ARCHETYPES)
+        for archetype in archetypes:
+            version = o["model_version"] or training.current_version(archetype)
+            args = jobs.pipeline_args(archetype, version, scale=o["scale"], seed=o["seed"], device=o["device"],
+                                      progress=not o["no_progress"])
+            if o["model_type"]:
+                metrics = jobs.train_member(args, o["model_type"], force=o["force"])
+                self.stdout.write(f"{archetype}/{o['model_type']} v{version}: {json.dumps(metrics, default=float)}")
+                continue
+            summary = jobs.run_archetype(args, evaluate_after=not o["no_evaluate"])
+            evaluation = summary.get("evaluation")
+            line = f"{archetype} v{version}: members trained, exported to {args.out_dir}"
+            if evaluation:
+                line += (f"; held-out win rate {evaluation['win_rate']:.1%} "
+                         f"[{evaluation['wilson_low']:.1%}, {evaluation['wilson_high']:.1%}] "
+                         f"over {evaluation['encounters']} paired encounters"
+                         + ("; promoted" if evaluation["promoted"] else "; not promoted"))
+            self.stdout.write(line)

@@ -1,0 +1,102 @@
+"""The trained models committed with aiworld (models/shipped/<archetype>/): registered on install so a
+fresh farm makes ML decisions at once. `manage.py train --all` reproduces them (docs/learning.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from aiworld.env import PROJECT_ROOT
+from aiworld.mobs.onnx_export import sha256_of
+from aiworld.mobs.state import ARCHETYPES
+from aiworld.models import ModelVersion
+from aiworld.services import registry
+
+log = logging.getLogger("aiworld.registry")
+SHIPPED_DIR = PROJECT_ROOT / "models" / "shipped"
+
+
+def manifest(archetype: str, root: Path = SHIPPED_DIR) -> dict | None:
+    path = root / archetype / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _registry_path(path: Path) -> str:
+    models_dir = Path(settings.AIWORLD_MODELS_DIR).resolve()
+    path = path.resolve()
+    return str(path.relative_to(models_dir)) if path.is_relative_to(models_dir) else str(path)
+
+
+@transaction.atomic
+def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
+    """Register every shipped file that is not registered yet and activate an archetype's shipped fused
+    model when that archetype has no active one (a GM's choice is never overridden). {archetype: what}."""
+    done: dict[str, str] = {}
+    for archetype in ARCHETYPES:
+        shipped = manifest(archetype, root)
+        if shipped is None:
+            continue
+        version = int(shipped["version"])
+        added = 0
+        for model_type, files in shipped["files"].items():
+            for precision, entry in files.items():
+                path = root / archetype / entry["file"]
+                if sha256_of(path) != entry["sha256"]:
+                    raise ValueError(f"{path} does not match its manifest (sha256): the shipped models are damaged")
+                if ModelVersion.objects.filter(archetype=archetype, model_type=model_type, version=version,
+                                               precision=precision).exists():
+                    continue
+                registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
+                                  path=Path(_registry_path(path)), metrics=entry.get("metrics", {}),
+                                  fusion_weight=float(entry.get("fusion_weight", 1.0)))
+                added += 1
+        active = ModelVersion.objects.filter(archetype=archetype, status=ModelVersion.Status.ACTIVE).exists()
+        if not active:
+            registry.activate(archetype, "fused", version)
+        done[archetype] = f"v{version}: {added} file(s) registered" + ("" if active else ", fused model activated")
+    return done
+
+
+def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
+            precisions: dict[str, tuple[str, ...]] | None = None) -> Path:
+    """Copy a registered version into the shipped folder with its manifest (what `load_shipped_models`
+    installs): the fused network in every registered precision, the members in INT8 (or FP32 where
+    INT8 failed its parity check), and the version's latest evaluation."""
+    import shutil
+
+    from aiworld.models import Evaluation
+
+    rows = list(ModelVersion.objects.filter(archetype=archetype, version=version))
+    if not any(r.model_type == "fused" for r in rows):
+        raise ValueError(f"{archetype} v{version} has no registered fused network: export it first")
+    wanted = precisions or {"fused": ("fp32", "fp16", "int8")}
+    folder = root / archetype
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    files: dict[str, dict[str, dict]] = {}
+    by_type: dict[str, dict[str, ModelVersion]] = {}
+    for row in rows:
+        by_type.setdefault(row.model_type, {})[row.precision] = row
+    for model_type, available in sorted(by_type.items()):
+        chosen = wanted.get(model_type) or (("int8",) if "int8" in available else ("fp32",))
+        for precision in chosen:
+            row = available.get(precision)
+            if row is None:
+                continue
+            target = folder / f"{model_type}.{precision}.onnx"
+            shutil.copyfile(registry.resolve_path(row.path), target)
+            files.setdefault(model_type, {})[precision] = {
+                "file": target.name, "sha256": sha256_of(target), "fusion_weight": row.fusion_weight,
+                "metrics": {k: v for k, v in row.metrics.items() if k in ("argmax_agreement", "max_abs_error")}}
+    evaluation = Evaluation.objects.filter(archetype=archetype, version=version).order_by("-created_at").first()
+    manifest_data = {"archetype": archetype, "version": version, "files": files,
+                     "evaluation": None if evaluation is None else {
+                         k: getattr(evaluation, k) for k in ("precision", "encounters", "wins", "win_rate",
+                                                             "wilson_low", "wilson_high")}}
+    (folder / "manifest.json").write_text(json.dumps(manifest_data, indent=1))
+    return folder

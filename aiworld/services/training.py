@@ -1,0 +1,153 @@
+"""Training runs and evaluations in the registry (PostgreSQL). No torch here: the `train` tasks and the
+train/export/evaluate commands call these around the trainers (trainers/pipeline.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from aiworld.mobs.state import ARCHETYPES
+from aiworld.models import Evaluation, ModelVersion, TrainingRun
+from aiworld.models.serving import MODEL_TYPES
+from aiworld.services import registry
+
+log = logging.getLogger("aiworld.training")
+
+MEMBER_TYPES = tuple(t for t in MODEL_TYPES if t != "fused")
+
+
+def check_names(archetype: str, model_type: str | None = None) -> None:
+    if archetype not in ARCHETYPES:
+        raise ValueError(f"unknown archetype {archetype!r}; one of {', '.join(ARCHETYPES)}")
+    if model_type is not None and model_type not in MODEL_TYPES:
+        raise ValueError(f"unknown model type {model_type!r}; one of {', '.join(MODEL_TYPES)}")
+
+
+def next_version(archetype: str) -> int:
+    """One past the highest version any run, file or evaluation of this archetype used."""
+    check_names(archetype)
+    highest = max(
+        TrainingRun.objects.filter(archetype=archetype).aggregate(v=Max("version"))["v"] or 0,
+        ModelVersion.objects.filter(archetype=archetype).aggregate(v=Max("version"))["v"] or 0,
+    )
+    return highest + 1
+
+
+def create_run(*, archetype: str, model_type: str, version: int, algorithm: str, args: dict) -> TrainingRun:
+    """The run of (archetype, model_type, version); a duplicate request returns the existing row."""
+    check_names(archetype, model_type)
+    run, _ = TrainingRun.objects.get_or_create(
+        archetype=archetype, model_type=model_type, version=version,
+        defaults={"algorithm": algorithm, "args": args},
+    )
+    return run
+
+
+def claim(run_id: int, *, worker: str, device: str) -> bool:
+    """Mark a queued (or failed, being retried) run as running; False if another worker has it or it is done."""
+    count = TrainingRun.objects.filter(
+        pk=run_id, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.FAILED],
+    ).update(status=TrainingRun.Status.RUNNING, worker=worker, device=device, started_at=timezone.now(), error="")
+    return count == 1
+
+
+def reclaim_stale(run_id: int, *, worker: str, device: str) -> bool:
+    """A redelivered task whose first worker died leaves the run RUNNING; the command line may take it over."""
+    count = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
+        worker=worker, device=device, started_at=timezone.now())
+    return count == 1
+
+
+def succeed(run_id: int, *, metrics: dict, run_dir: Path) -> None:
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=TrainingRun.Status.SUCCEEDED, metrics=metrics, run_dir=str(run_dir), finished_at=timezone.now())
+
+
+def fail(run_id: int, error: str) -> None:
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=TrainingRun.Status.FAILED, error=error[:5000], finished_at=timezone.now())
+
+
+@transaction.atomic
+def register_files(*, archetype: str, model_type: str, version: int, files: dict[str, Path], metrics: dict,
+                   fusion_weight: float = 1.0) -> list[ModelVersion]:
+    """Register exported ONNX files (precision -> path) as candidates."""
+    check_names(archetype, model_type)
+    return [registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
+                              path=path, metrics=metrics.get(precision, metrics), fusion_weight=fusion_weight)
+            for precision, path in files.items()]
+
+
+def active_version(archetype: str, model_type: str = "fused") -> int | None:
+    row = ModelVersion.objects.filter(archetype=archetype, model_type=model_type,
+                                      status=ModelVersion.Status.ACTIVE).order_by("-version").first()
+    return row.version if row else None
+
+
+def record_evaluation(*, archetype: str, model_type: str, version: int, precision: str, report: dict,
+                      training_steps: int = 0, promoted: bool = False) -> Evaluation:
+    return Evaluation.objects.create(
+        archetype=archetype, model_type=model_type, version=version, precision=precision,
+        scenarios=report.get("scenarios", []), encounters=report["encounters"], wins=report["wins"],
+        win_rate=report["win_rate"], wilson_low=report["wilson_low"], wilson_high=report["wilson_high"],
+        training_steps=training_steps, report=report, promoted=promoted,
+    )
+
+
+def promote(archetype: str, version: int, *, model_type: str = "fused") -> int:
+    """Make a version the served one for its archetype. Returns the number of files activated."""
+    count = registry.activate(archetype, model_type, version)
+    Evaluation.objects.filter(archetype=archetype, model_type=model_type, version=version).update(promoted=True)
+    log.info("%s/%s:%d is now active (%d files)", archetype, model_type, version, count)
+    return count
+
+
+def served_path(archetype: str, version: int, precision: str, model_type: str = "fused") -> Path:
+    row = ModelVersion.objects.get(archetype=archetype, model_type=model_type, version=version, precision=precision)
+    return registry.resolve_path(row.path)
+
+
+def current_version(archetype: str) -> int:
+    """The version a plain `train` continues: the newest one with a member not yet trained, else a new one."""
+    check_names(archetype)
+    newest = TrainingRun.objects.filter(archetype=archetype).aggregate(v=Max("version"))["v"]
+    if newest is not None:
+        done = TrainingRun.objects.filter(archetype=archetype, version=newest,
+                                          status=TrainingRun.Status.SUCCEEDED).count()
+        if done < len(MEMBER_TYPES):
+            return newest
+    return next_version(archetype)
+
+
+def latest_trained_version(archetype: str) -> int | None:
+    """The newest version whose nine members all trained (what export and evaluate default to)."""
+    check_names(archetype)
+    for version in (TrainingRun.objects.filter(archetype=archetype).order_by("-version")
+                    .values_list("version", flat=True).distinct()):
+        if TrainingRun.objects.filter(archetype=archetype, version=version,
+                                      status=TrainingRun.Status.SUCCEEDED).count() >= len(MEMBER_TYPES):
+            return version
+    return None
+
+
+def win_rate_history() -> dict[str, list[tuple[int, float, float, float]]]:
+    """Per archetype: (training steps, win rate, Wilson low, Wilson high) of every fused evaluation, in order."""
+    history: dict[str, list[tuple[int, float, float, float]]] = {}
+    for row in Evaluation.objects.filter(model_type="fused").order_by("archetype", "training_steps", "created_at"):
+        history.setdefault(row.archetype, []).append((row.training_steps, row.win_rate, row.wilson_low,
+                                                      row.wilson_high))
+    return history
+
+
+def queue_archetype(archetype: str, *, scale: float = 1.0) -> str:
+    """Send one archetype's whole training (a new version) to the train queue, after the transaction commits."""
+    from aiworld.tasks.train import train_archetype
+
+    version = next_version(archetype)
+    payload = {"archetype": archetype, "version": version, "scale": scale}
+    transaction.on_commit(lambda: train_archetype.delay(payload))
+    return f"{archetype} v{version}"

@@ -1,0 +1,68 @@
+"""Training on the `train` queue: members, whole archetypes, export and evaluation (docs/learning.md).
+
+Payloads name the archetype and version, so a redelivered job continues the same version: finished
+members are skipped, trainers resume from their checkpoints, a member another worker is training is
+not trained twice (TrainingRun claim). torch and the trainers load inside the tasks only."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from aiworld.mobs.state import ARCHETYPES
+from aiworld.services import training
+from aiworld.tasks.base import IdempotentTask, PayloadError
+
+
+def _payload(payload: object, *, member: bool = False) -> dict:
+    if not isinstance(payload, dict):
+        raise PayloadError("invalid_payload", "payload must be an object with archetype (and version, scale)")
+    archetype = payload.get("archetype")
+    if archetype not in ARCHETYPES:
+        raise PayloadError("unknown_archetype", f"archetype must be one of {', '.join(ARCHETYPES)}")
+    version = payload.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise PayloadError("invalid_payload", "version must be a positive integer")
+    scale = payload.get("scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale <= 100:
+        raise PayloadError("invalid_payload", "scale must be a number in (0, 100]")
+    model_type = payload.get("model_type")
+    if member and model_type not in training.MEMBER_TYPES:
+        raise PayloadError("unknown_model_type", f"model_type must be one of {', '.join(training.MEMBER_TYPES)}")
+    return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type}
+
+
+def _args(p: dict):
+    from trainers import jobs
+
+    return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
+                              scale=p["scale"], progress=False)
+
+
+@shared_task(name="aiworld.train.train_member", bind=True, base=IdempotentTask)
+def train_member(self, payload: dict) -> dict:
+    """{"archetype", "model_type", "version"?, "scale"?} -> the member's metrics."""
+    from trainers import jobs
+
+    p = _payload(payload, member=True)
+    return jobs.train_member(_args(p), p["model_type"], worker=self.request.hostname or "")
+
+
+@shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
+def train_archetype(self, payload: dict) -> dict:
+    """{"archetype", "version"?, "scale"?}: nine members, fusion, export, evaluation, promotion."""
+    from trainers import jobs
+
+    p = _payload(payload)
+    summary = jobs.run_archetype(_args(p), worker=self.request.hostname or "")
+    return {"archetype": p["archetype"], "version": summary["version"],
+            "evaluation": {k: summary.get("evaluation", {}).get(k)
+                           for k in ("win_rate", "wilson_low", "wilson_high", "encounters", "promoted")}}
+
+
+@shared_task(name="aiworld.train.nightly", base=IdempotentTask)
+def nightly(payload: dict | None = None) -> list[str]:
+    """celery-beat's nightly job: one new version per archetype, each its own train_archetype task."""
+    scale = (payload or {}).get("scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale <= 100:
+        raise PayloadError("invalid_payload", "scale must be a number in (0, 100]")
+    return [training.queue_archetype(archetype, scale=float(scale)) for archetype in ARCHETYPES]

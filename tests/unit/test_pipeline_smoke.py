@@ -1,0 +1,54 @@
+"""The whole learning pipeline for one archetype on a tiny budget: nine members, fusion weights, export
+with parity checks, registry rows, held-out evaluation and promotion; then a rerun skips finished work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+import torch
+
+from aiworld.models import Evaluation, ModelVersion, TrainingRun
+from aiworld.services import training
+from trainers import jobs
+from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
+
+TINY = Budget(dqn_steps=600, ppo_steps=1024, sac_steps=300, num_envs=8, rollout_ticks=40, rollout_arenas=4,
+              supervised_epochs=1, tune_encounters=8, eval_encounters=16, ablation_encounters=8)
+
+
+@pytest.mark.django_db
+def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
+    torch.set_num_threads(1)
+    settings.AIWORLD_MODELS_DIR = str(tmp_path)
+    args = PipelineArgs(archetype="tank", version=training.current_version("tank"), out_root=tmp_path, budget=TINY,
+                        progress=False, only_scenarios=("crossroads", "cave"))
+    summary = jobs.run_archetype(args)
+
+    runs = TrainingRun.objects.filter(archetype="tank", version=args.version)
+    assert set(runs.values_list("model_type", "status")) == {(t, "succeeded") for t in MEMBER_TYPES}
+    assert {r.algorithm for r in runs} == {"dqn", "ppo", "sac", "supervised"}
+    assert all(r.metrics.get("train_seconds") is not None for r in runs)
+
+    files = ModelVersion.objects.filter(archetype="tank", version=args.version)
+    assert files.count() == 3 * (len(MEMBER_TYPES) + 1)  # three precisions of nine members and the fusion
+    for row in files.filter(model_type="fused"):
+        assert row.metrics["argmax_agreement"] >= 0.98
+        session = ort.InferenceSession(str(tmp_path / row.path), providers=["CPUExecutionProvider"])
+        assert [tuple(i.shape)[1:] for i in session.get_inputs()] == [(10, 64)]
+
+    evaluation = Evaluation.objects.get(archetype="tank", version=args.version)
+    assert evaluation.encounters == summary["evaluation"]["encounters"] >= 1
+    assert 0 <= evaluation.wilson_low <= evaluation.win_rate <= evaluation.wilson_high <= 1
+    assert evaluation.promoted  # nothing was active: the first version becomes active
+    assert set(files.filter(model_type="fused").values_list("status", flat=True)) == {"active"}
+    weights = json.loads((args.out_dir / "fusion.json").read_text())["weights"]
+    assert set(weights) == set(MEMBER_TYPES) and any(w > 0 for w in weights.values())
+
+    kept = {t for t, w in weights.items() if w > 0}
+    assert set(summary["ablation"]) == {"full"} | (kept if len(kept) > 1 else set())
+    mtimes = {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES}
+    jobs.run_archetype(args, tune=False, evaluate_after=False)  # a redelivered job: nothing retrains
+    assert {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES} == mtimes

@@ -1,0 +1,146 @@
+"""Training jobs with their registry rows: what the `train` tasks and the train/export/evaluate commands run.
+
+Each member's training is a TrainingRun (claimed with a conditional UPDATE, so a duplicate job never
+trains the same member twice at once); exports become ModelVersion rows; evaluations Evaluation rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import traceback
+from pathlib import Path
+
+from django.conf import settings
+
+from aiworld.services import training
+from trainers import pipeline
+from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
+
+log = logging.getLogger("aiworld.train")
+
+
+def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
+                  device: str | None = None, progress: bool = True, out_root: Path | None = None) -> PipelineArgs:
+    training.check_names(archetype)
+    return PipelineArgs(archetype=archetype, version=version or training.next_version(archetype),
+                        out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=Budget().scaled(scale),
+                        seed=seed, device=device, progress=progress)
+
+
+def _device(args: PipelineArgs) -> str:
+    import torch
+
+    return args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def train_member(args: PipelineArgs, model_type: str, *, worker: str = "", force: bool = False) -> dict:
+    """Train one member under a TrainingRun row. Returns its metrics; raises if another worker holds it."""
+    run = training.create_run(archetype=args.archetype, model_type=model_type, version=args.version,
+                              algorithm=pipeline.ALGORITHM[model_type],
+                              args={"budget": pipeline.asdict(args.budget), "seed": args.seed})
+    if run.status == run.Status.SUCCEEDED and not force and pipeline.weights_path(args, model_type).exists():
+        return run.metrics
+    worker = worker or socket.gethostname()
+    # a run still marked running by this very worker name was left by a process of ours that died (a train
+    # worker runs one task at a time): take it over; another name's run is left alone unless forced
+    if not (training.claim(run.pk, worker=worker, device=_device(args))
+            or ((force or run.worker == worker) and training.reclaim_stale(run.pk, worker=worker,
+                                                                            device=_device(args)))):
+        raise RuntimeError(f"{run} is being trained by {run.worker or 'another worker'}")
+    try:
+        metrics = pipeline.train_member(args, model_type, force=force)
+    except Exception as exc:
+        training.fail(run.pk, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        raise
+    training.succeed(run.pk, metrics=metrics, run_dir=args.out_dir / "runs" / model_type)
+    return metrics
+
+
+def export(args: PipelineArgs, weights: dict[str, float] | None = None) -> dict[str, dict]:
+    """Export every member and the fused network, register them as candidates. Returns the parity reports."""
+    weights = weights or _saved_weights(args)
+    reports = pipeline.export_all(args, weights)
+    for model_type, report in reports.items():
+        ok = pipeline.passed(report)
+        files = {p: _relative(Path(entry["path"]), args.out_root) for p, entry in ok.items()}
+        extra = {"train": pipeline.member_metrics(args, model_type)} if model_type != "fused" else {"weights": weights}
+        metrics = {p: {**entry, **extra} for p, entry in ok.items()}
+        training.register_files(archetype=args.archetype, model_type=model_type, version=args.version, files=files,
+                                metrics=metrics, fusion_weight=weights.get(model_type, 1.0))
+    return reports
+
+
+def _relative(path: Path, root: Path) -> Path:
+    """Registry paths are relative to the models directory when they lie under it (installs move)."""
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+def _saved_weights(args: PipelineArgs) -> dict[str, float]:
+    path = args.out_dir / "fusion.json"
+    return json.loads(path.read_text())["weights"] if path.exists() else {t: 1.0 for t in MEMBER_TYPES}
+
+
+def served_precision(args: PipelineArgs) -> str:
+    """INT8 (what a CPU worker serves) unless its parity check failed; then FP32, the CPU fallback."""
+    from aiworld.models import ModelVersion
+
+    registered = set(ModelVersion.objects.filter(archetype=args.archetype, model_type="fused", version=args.version)
+                     .values_list("precision", flat=True))
+    return "int8" if "int8" in registered or not registered else "fp32"
+
+
+def evaluate(args: PipelineArgs, *, encounters: int | None = None, precision: str | None = None,
+             promote: bool = True) -> dict:
+    """The served (ONNX) fused network against traditional AI on the held-out scenarios; promote if better."""
+    from trainers.evaluate import compare, onnx_policy, should_promote
+    from trainers.evaluate import evaluate as play
+
+    encounters = encounters or args.budget.eval_encounters
+    precision = precision or served_precision(args)
+    scenarios = args.scenarios("heldout")
+    path = args.out_dir / f"fused.{precision}.onnx"
+    candidate = onnx_policy(path)
+    report = play(candidate, args.archetype, scenarios, encounters=encounters, seed=args.seed + 30_000,
+                  progress=args.progress).to_dict()
+    steps = sum(int(pipeline.member_metrics(args, t).get("steps", 0)) for t in MEMBER_TYPES)
+    active = training.active_version(args.archetype)
+    promoted = False
+    if promote:
+        if active is None:
+            promoted = True
+        elif active != args.version:
+            active_path = training.served_path(args.archetype, active, precision)
+            head_to_head = compare(candidate, onnx_policy(active_path), args.archetype, scenarios,
+                                   encounters=encounters, seed=args.seed + 40_000, progress=args.progress)
+            report["versus_active"] = {"version": active, **head_to_head}
+            promoted = should_promote(head_to_head)
+    training.record_evaluation(archetype=args.archetype, model_type="fused", version=args.version,
+                               precision=precision, report=report, training_steps=steps)
+    if promoted:
+        training.promote(args.archetype, args.version)
+    report["promoted"], report["precision"] = promoted, precision
+    return report
+
+
+def run_archetype(args: PipelineArgs, *, worker: str = "", members: tuple[str, ...] = MEMBER_TYPES,
+                  tune: bool = True, evaluate_after: bool = True) -> dict:
+    """Everything for one archetype: members, fusion weights, export, evaluation, promotion."""
+    summary: dict = {"archetype": args.archetype, "version": args.version, "members": {}}
+    for model_type in members:
+        summary["members"][model_type] = train_member(args, model_type, worker=worker)
+    if set(members) != set(MEMBER_TYPES):
+        return summary
+    weights, tried = pipeline.tune_weights(args) if tune else ({t: 1.0 for t in MEMBER_TYPES}, {})
+    (args.out_dir / "fusion.json").write_text(json.dumps({"weights": weights, "validation": tried}, indent=1))
+    summary["fusion"] = {"weights": weights, "validation": tried}
+    summary["export"] = {t: {p: {k: v for k, v in e.items() if k != "path"} for p, e in r["precisions"].items()}
+                         for t, r in export(args, weights).items()}
+    if evaluate_after:
+        summary["evaluation"] = evaluate(args)
+        table = pipeline.ablation(args, weights, args.budget.ablation_encounters)
+        (args.out_dir / "ablation.json").write_text(json.dumps(table, indent=1))
+        summary["ablation"] = table
+    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    return summary

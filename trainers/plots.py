@@ -1,0 +1,76 @@
+"""PNG plots of evaluation results: win rate over training, and the fusion ablation.
+
+Built on matplotlib's object API with the Agg canvas (no pyplot): no global backend state, no display
+needed, safe inside worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+REFERENCES = ((0.5, "50% (no better than traditional)", "grey"), (0.75, "75% target", "tab:green"))
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, format="png", dpi=110)
+    return path
+
+
+def plot_win_rates(history: dict[str, list[tuple[int, float, float, float]]], path: Path) -> Path:
+    """One line per archetype: paired win rate against the traditional AI over training steps, with its
+    Wilson band. history[archetype] = [(step, win_rate, wilson_low, wilson_high), ...]."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    for archetype, points in sorted(history.items()):
+        points = sorted(points)
+        if not points:
+            continue
+        steps = [p[0] for p in points]
+        (line,) = ax.plot(steps, [p[1] for p in points], marker="o", markersize=3, label=archetype)
+        ax.fill_between(steps, [p[2] for p in points], [p[3] for p in points], color=line.get_color(), alpha=0.2)
+    for y, label, color in REFERENCES:
+        ax.axhline(y, linestyle="--", linewidth=1, color=color, label=label)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("paired win rate vs traditional AI")
+    ax.set_title("Win rate over training (Wilson 95% band)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_ablation(table: dict[str, dict[str, float]], path: Path) -> Path:
+    """Per archetype, a bar per fusion member: the win rate with that member removed (weight 0).
+
+    table[archetype][member] = win rate; a key "none" or "full" (nothing removed) is drawn first and
+    highlighted, so a drop below it shows what the member contributes.
+    """
+    archetypes = sorted(table)
+    cols = min(3, max(1, len(archetypes)))
+    rows = max(1, math.ceil(len(archetypes) / cols))
+    fig = Figure(figsize=(5 * cols, 3.6 * rows))
+    for k, archetype in enumerate(archetypes):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        entries = table[archetype]
+        baseline = [m for m in ("none", "full") if m in entries]
+        members = baseline + sorted(m for m in entries if m not in baseline)
+        colors = ["tab:green" if m in baseline else "tab:blue" for m in members]
+        ax.bar(range(len(members)), [entries[m] for m in members], color=colors)
+        ax.set_xticks(range(len(members)), members, rotation=45, ha="right", fontsize="small")
+        for y, _, color in REFERENCES:
+            ax.axhline(y, linestyle="--", linewidth=1, color=color)
+        ax.set_ylim(0, 1)
+        ax.set_title(archetype)
+        ax.set_ylabel("win rate without member")
+    if not archetypes:
+        fig.add_subplot().text(0.5, 0.5, "no ablation data", ha="center", va="center")
+    fig.tight_layout()
+    return _save(fig, path)
