@@ -65,12 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     if ablations:
         from trainers.plots import plot_ablation
 
-        names = ["full", *MEMBER_TYPES]
-        print("\n| archetype | " + " | ".join(n if n == "full" else f"−{n}" for n in names) + " |")
-        print("|---|" + "---|" * len(names))
+        print("\n| archetype | full | " + " | ".join(MEMBER_TYPES) + " |")
+        print("|---|---|" + "---|" * len(MEMBER_TYPES))
         for archetype, table in ablations.items():
-            print(f"| {archetype} | " + " | ".join(f"{table[n]:.1%}" if n in table else "(dropped)" for n in names)
-                  + " |")
+            cells = []
+            for t in MEMBER_TYPES:
+                key = f"-{t}" if f"-{t}" in table else f"+{t}"
+                cells.append(f"{key[0]} {table[key]:.1%}" if key in table else "")
+            print(f"| {archetype} | {table['full']:.1%} | " + " | ".join(cells) + " |")
         plot_ablation(ablations, args.out / "ablation.png")
     (args.out / "report.json").write_text(json.dumps({"evaluations": evals, "ablations": ablations,
                                                       "int8_bytes": sizes}, indent=1))

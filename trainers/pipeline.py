@@ -8,8 +8,9 @@ Order, because the supervised members learn from the reinforcement-learning ones
 3. the supervised members learn from that: threat_assessment regresses the HP lost per action taken,
    team_coordination / spatial_vit / temporal_transformer imitate the teacher from their own inputs,
    pattern_recognition imitates it while classifying the target's pattern;
-4. fusion weights: a member keeps weight 1 only if removing it does not raise the fused policy's win
-   rate on validation seeds of the train scenarios (held-out scenarios are never used to choose);
+4. fusion weights by forward selection: the member that wins most alone, then each other member only if
+   adding it raises the fused policy's win rate on validation seeds of the train scenarios (held-out
+   scenarios are never used to choose);
 5. export of every member and of the fused network (FP32/FP16/INT8, parity-checked), registration;
 6. evaluation of the fused INT8 network on the held-out scenarios against traditional AI; the candidate
    becomes active if it beats the active version (trainers.evaluate.should_promote on a paired
@@ -348,29 +349,29 @@ def fused(args: PipelineArgs, weights: dict[str, float]) -> FusedPolicy:
 
 
 def tune_weights(args: PipelineArgs) -> tuple[dict[str, float], dict[str, float]]:
-    """Drop each member whose removal raises the validation win rate (train scenarios, other seeds),
-    one pass in a fixed order. Returns the weights and the validation win rate of every variant tried
-    ("full": all nine; a member's name: the weights at that point without it)."""
+    """Forward selection on validation seeds of the train scenarios (held-out ones are never used): start
+    from the member that wins most alone, add each other member (best alone first) only if the fused policy
+    then wins more. A member that does not help gets weight 0. Returns the weights and every variant's
+    validation win rate ("only <member>", "+<member>")."""
     from trainers.evaluate import evaluate
 
     scenarios = args.scenarios("train")
-    weights = {t: 1.0 for t in MEMBER_TYPES}
 
-    def win_rate(w: dict[str, float]) -> float:
+    def win_rate(members: list[str]) -> float:
+        w = {t: 1.0 if t in members else 0.0 for t in MEMBER_TYPES}
         report = evaluate(torch_policy(fused(args, w)), args.archetype, scenarios,
                           encounters=args.budget.tune_encounters, seed=args.seed + 10_000, progress=False)
         return report.win_rate
 
-    tried = {"full": win_rate(weights)}
-    best = tried["full"]
-    for member in MEMBER_TYPES:
-        if sum(1 for w in weights.values() if w > 0) == 1:
-            break
-        candidate = {**weights, member: 0.0}
-        rate = tried[member] = win_rate(candidate)
+    tried = {f"only {t}": win_rate([t]) for t in MEMBER_TYPES}
+    order = sorted(MEMBER_TYPES, key=lambda t: -tried[f"only {t}"])
+    chosen, best = [order[0]], tried[f"only {order[0]}"]
+    for member in order[1:]:
+        rate = tried[f"+{member}"] = win_rate([*chosen, member])
         if rate > best:
-            weights, best = candidate, rate
-    log.info("%s v%d fusion weights %s (validation win rate %.3f)", args.archetype, args.version, weights, best)
+            chosen, best = [*chosen, member], rate
+    weights = {t: 1.0 if t in chosen else 0.0 for t in MEMBER_TYPES}
+    log.info("%s v%d fusion: %s (validation win rate %.3f)", args.archetype, args.version, chosen, best)
     return weights, tried
 
 
@@ -400,13 +401,19 @@ def passed(report: dict) -> dict[str, dict]:
 
 
 def ablation(args: PipelineArgs, weights: dict[str, float], encounters: int) -> dict[str, float]:
-    """Held-out win rate of the fused policy ("full") and of the fused policy without each member (by name)."""
+    """Held-out win rates: the fused policy ("full"), without each member it uses ("-member"), and with
+    each member it does not use added ("+member"): every model's contribution, measured the same way."""
     from trainers.evaluate import evaluate
 
     scenarios = args.scenarios("heldout")
+    variants = [("full", weights)]
+    for t in MEMBER_TYPES:
+        if weights.get(t, 0) > 0:
+            variants.append((f"-{t}", {**weights, t: 0.0}))
+        else:
+            variants.append((f"+{t}", {**weights, t: 1.0}))
     table = {}
-    for name, w in [("full", weights)] + [(t, {**weights, t: 0.0}) for t in MEMBER_TYPES
-                                          if weights.get(t, 0) > 0]:
+    for name, w in variants:
         if not any(v > 0 for v in w.values()):
             continue
         report = evaluate(torch_policy(fused(args, w)), args.archetype, scenarios, encounters=encounters,

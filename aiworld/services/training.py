@@ -82,6 +82,15 @@ def register_files(*, archetype: str, model_type: str, version: int, files: dict
             for precision, path in files.items()]
 
 
+def unregister(*, archetype: str, model_type: str, version: int, precisions: set[str]) -> int:
+    """Forget files of a version whose new export failed its parity check (a re-export overwrote them)."""
+    count, _ = ModelVersion.objects.filter(archetype=archetype, model_type=model_type, version=version,
+                                           precision__in=precisions).delete()
+    if count:
+        registry.bump_generation()
+    return count
+
+
 def active_version(archetype: str, model_type: str = "fused") -> int | None:
     row = ModelVersion.objects.filter(archetype=archetype, model_type=model_type,
                                       status=ModelVersion.Status.ACTIVE).order_by("-version").first()
@@ -151,3 +160,15 @@ def queue_archetype(archetype: str, *, scale: float = 1.0) -> str:
     payload = {"archetype": archetype, "version": version, "scale": scale}
     transaction.on_commit(lambda: train_archetype.delay(payload))
     return f"{archetype} v{version}"
+
+
+def trained_versions(archetype: str | None, version: int | None) -> list[tuple[str, int]]:
+    """(archetype, version) pairs an export or evaluation command works on: the named archetype (or every
+    one that has a fully trained version) at the named version (or its newest fully trained one)."""
+    if archetype is not None:
+        chosen = version or latest_trained_version(archetype)
+        if chosen is None:
+            raise ValueError(f"{archetype} has no fully trained version: run `manage.py train --all`")
+        return [(archetype, chosen)]
+    pairs = [(a, version or latest_trained_version(a)) for a in ARCHETYPES]
+    return [(a, v) for a, v in pairs if v is not None]

@@ -33,9 +33,12 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert all(r.metrics.get("train_seconds") is not None for r in runs)
 
     files = ModelVersion.objects.filter(archetype="tank", version=args.version)
-    assert files.count() == 3 * (len(MEMBER_TYPES) + 1)  # three precisions of nine members and the fusion
+    # every member and the fusion in every precision whose parity check passed (FP32 always does)
+    assert set(files.filter(precision="fp32").values_list("model_type", flat=True)) == {*MEMBER_TYPES, "fused"}
+    assert all(row.metrics["argmax_agreement"] >= 0.98 for row in files)
+    failed = {(t, p) for t, r in summary["export"].items() for p, e in r.items() if e["argmax_agreement"] < 0.98}
+    assert files.count() == 3 * (len(MEMBER_TYPES) + 1) - len(failed)
     for row in files.filter(model_type="fused"):
-        assert row.metrics["argmax_agreement"] >= 0.98
         session = ort.InferenceSession(str(tmp_path / row.path), providers=["CPUExecutionProvider"])
         assert [tuple(i.shape)[1:] for i in session.get_inputs()] == [(10, 64)]
 
@@ -48,7 +51,8 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert set(weights) == set(MEMBER_TYPES) and any(w > 0 for w in weights.values())
 
     kept = {t for t, w in weights.items() if w > 0}
-    assert set(summary["ablation"]) == {"full"} | (kept if len(kept) > 1 else set())
+    expected = {f"-{t}" for t in kept if len(kept) > 1} | {f"+{t}" for t in MEMBER_TYPES if t not in kept}
+    assert set(summary["ablation"]) == {"full"} | expected
     mtimes = {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES}
     jobs.run_archetype(args, tune=False, evaluate_after=False)  # a redelivered job: nothing retrains
     assert {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES} == mtimes

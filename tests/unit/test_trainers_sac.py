@@ -12,13 +12,7 @@ import torch
 from trainers import sac
 from trainers.common import load_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _args(tmp_path, **kw) -> sac.SACArgs:

@@ -136,3 +136,14 @@ def test_a_packaged_version_installs_on_a_fresh_registry(tmp_path: Path, setting
     assert shipped_models.install(tmp_path / "shipped") == {"ranged": "v3: 4 file(s) registered, fused model "
                                                                       "activated"}
     assert training.active_version("ranged") == 3
+
+
+@pytest.mark.django_db
+def test_a_precision_that_failed_a_re_export_is_no_longer_served(tmp_path: Path, settings) -> None:
+    settings.AIWORLD_MODELS_DIR = str(tmp_path)
+    files = write_precisions(random_mlp(seed=8, temporal=True), tmp_path / "tank" / "v2", "fused")
+    training.register_files(archetype="tank", model_type="fused", version=2, files=files, metrics={})
+    training.promote("tank", 2)
+    assert training.unregister(archetype="tank", model_type="fused", version=2, precisions={"int8"}) == 1
+    served = ModelVersion.objects.filter(archetype="tank", version=2, status="active")
+    assert set(served.values_list("precision", flat=True)) == {"fp32", "fp16"}

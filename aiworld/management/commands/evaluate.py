@@ -30,13 +30,11 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         from trainers import jobs
 
-        archetypes = [o["archetype"]] if o["archetype"] else list(ARCHETYPES)
-        for archetype in archetypes:
-            version = o["model_version"] or training.latest_trained_version(archetype)
-            if version is None:
-                if o["archetype"]:
-                    raise CommandError(f"{archetype} has no fully trained version: run `manage.py train --all`")
-                continue
+        try:
+            pairs = training.trained_versions(o["archetype"], o["model_version"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        for archetype, version in pairs:
             args = jobs.pipeline_args(archetype, version, seed=o["seed"], progress=not o["no_progress"])
             r = jobs.evaluate(args, encounters=o["encounters"], precision=o["precision"], promote=not o["no_promote"])
             self.stdout.write(

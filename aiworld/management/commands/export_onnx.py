@@ -20,18 +20,19 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         from trainers import jobs
 
-        archetypes = [o["archetype"]] if o["archetype"] else list(ARCHETYPES)
+        try:
+            pairs = training.trained_versions(o["archetype"], o["model_version"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         exported = 0
-        for archetype in archetypes:
-            version = o["model_version"] or training.latest_trained_version(archetype)
-            if version is None:
-                if o["archetype"]:
-                    raise CommandError(f"{archetype} has no fully trained version: run `manage.py train --all`")
-                continue
+        for archetype, version in pairs:
             reports = jobs.export(jobs.pipeline_args(archetype, version, progress=False))
             for model_type, report in reports.items():
-                parts = ", ".join(f"{p} {e['argmax_agreement']:.2%} (max |err| {e['max_abs_error']:.2g}, "
-                                  f"{e['size_bytes'] / 1024:.0f} KiB)" for p, e in report["precisions"].items())
+                parts = ", ".join(
+                    f"{p} {e['argmax_agreement']:.2%} (max |err| {e['max_abs_error']:.2g}, "
+                    f"{e['size_bytes'] / 1024:.0f} KiB"
+                    + (")" if e["argmax_agreement"] >= report["min_agreement"] else "; below parity: not registered)")
+                    for p, e in report["precisions"].items())
                 self.stdout.write(f"{archetype}/{model_type} v{version}: {parts}")
             exported += 1
         self.stdout.write(f"{exported} archetype(s) exported and registered as candidates.")
