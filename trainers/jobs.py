@@ -69,8 +69,6 @@ def export(args: PipelineArgs, weights: dict[str, float] | None = None) -> dict[
         metrics = {p: {**entry, **extra} for p, entry in ok.items()}
         training.register_files(archetype=args.archetype, model_type=model_type, version=args.version, files=files,
                                 metrics=metrics, fusion_weight=weights.get(model_type, 1.0))
-        training.unregister(archetype=args.archetype, model_type=model_type, version=args.version,
-                            precisions=set(report["precisions"]) - set(ok))
     return reports
 
 

@@ -21,6 +21,7 @@ of the same version skips members whose weights file exists (and trainers resume
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, INDEX, MODEL_ACTIONS, STATE_SIZE, Action
+from aiworld.mobs.state import ARCHETYPES, INDEX, MODEL_ACTIONS, Action
 from trainers import networks
 from trainers.fusion import FusedPolicy
 
@@ -146,9 +147,10 @@ def weights_path(args: PipelineArgs, model_type: str) -> Path:
 
 
 def save_member(args: PipelineArgs, model_type: str, module: nn.Module, metrics: dict) -> None:
+    """Weights and metrics (already JSON-safe: train_member makes them so) of a trained member."""
     args.out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(networks.servable(module).state_dict(), weights_path(args, model_type))
-    (args.out_dir / f"{model_type}.metrics.json").write_text(json.dumps(json_safe(metrics), indent=1))
+    (args.out_dir / f"{model_type}.metrics.json").write_text(json.dumps(metrics, indent=1))
 
 
 def load_member(args: PipelineArgs, model_type: str) -> nn.Module:
@@ -238,6 +240,7 @@ def rollouts(args: PipelineArgs, policy: FusedPolicy) -> Dataset:
     from tqdm import tqdm
 
     from trainers.arena import VecArena, load_scenario
+    from trainers.evaluate import HistoryBuffer
 
     b = args.budget
     rng = np.random.default_rng(args.seed + 17)
@@ -248,33 +251,33 @@ def rollouts(args: PipelineArgs, policy: FusedPolicy) -> Dataset:
     for s, name in enumerate(names):
         arena = VecArena(load_scenario(name), num_arenas=b.rollout_arenas, seed=args.seed * 1000 + s, auto_reset=True)
         e, m = arena.archetype.shape
-        history = np.zeros((e, m, HISTORY_LENGTH, STATE_SIZE), np.float32)
+        history = HistoryBuffer(e, m)  # what serving's L1 working memory would hold
         ticks = b.rollout_ticks
         hp = np.zeros((ticks + 1, e, m), np.float32)
         episode = np.zeros((ticks + 1, e), np.int64)
         rows: list[tuple[np.ndarray, ...]] = []
         for t in range(ticks):
             states = arena.observe()
-            history[:, :, :-1] = history[:, :, 1:]
-            history[:, :, -1] = states
+            history.push(states)
             hp[t] = states[..., INDEX["hp_ratio"]]
             controlled = (arena.archetype == index) & arena.alive
             actions = np.full((e, m), TRADITIONAL, np.int16)
             chosen = np.zeros((e, m), np.int64)
             if controlled.any():
+                seen = history.gather(controlled)
                 with torch.no_grad():
-                    chosen[controlled] = policy(torch.from_numpy(history[controlled])).argmax(1).numpy()
+                    chosen[controlled] = policy(torch.from_numpy(seen)).argmax(1).numpy()
                 taken = chosen.copy()
                 explore = controlled & (rng.random((e, m)) < b.rollout_epsilon)
                 taken[explore] = rng.integers(0, MODEL_ACTIONS, int(explore.sum()))
                 actions[controlled] = taken[controlled]
                 ea, ma = np.nonzero(controlled)
-                rows.append((np.full(len(ea), t), ea, ma, history[controlled].copy(), chosen[controlled],
+                rows.append((np.full(len(ea), t), ea, ma, seen, chosen[controlled],
                              taken[controlled], arena.target_pattern[controlled].astype(np.int64)))
             step = arena.step(actions)
             episode[t + 1] = episode[t] + step.done
             if step.done.any():
-                history[step.done] = 0.0
+                history.reset(step.done)
             bar.update(1)
         hp[ticks] = arena.observe()[..., INDEX["hp_ratio"]]
         for t0, ea, ma, hist, chosen_rows, taken_rows, pattern in rows:
@@ -293,10 +296,16 @@ def rollouts(args: PipelineArgs, policy: FusedPolicy) -> Dataset:
     return Dataset(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
 
 
+@functools.lru_cache(maxsize=1)
+def _load_dataset(path: Path, mtime_ns: int) -> Dataset:
+    """The rollouts file, read once for the five supervised members and the export (not five times)."""
+    return Dataset.load(path)
+
+
 def dataset(args: PipelineArgs) -> Dataset:
     path = args.out_dir / "dataset.npz"
     if path.exists():
-        return Dataset.load(path)
+        return _load_dataset(path, path.stat().st_mtime_ns)
     data = rollouts(args, teacher(args))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     data.save(path)
@@ -343,8 +352,9 @@ def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) ->
 
 # -- fusion, export, evaluation -------------------------------------------------------------------------------
 
-def fused(args: PipelineArgs, weights: dict[str, float]) -> FusedPolicy:
-    members = {t: load_member(args, t) for t, w in weights.items() if w > 0}
+def fused(args: PipelineArgs, weights: dict[str, float], loaded: dict[str, nn.Module] | None = None) -> FusedPolicy:
+    """The fusion of the members with weight > 0; `loaded` reuses members already read from disk."""
+    members = {t: (loaded[t] if loaded and t in loaded else load_member(args, t)) for t, w in weights.items() if w > 0}
     return FusedPolicy(members, {t: weights[t] for t in members}).eval()
 
 
@@ -356,10 +366,11 @@ def tune_weights(args: PipelineArgs) -> tuple[dict[str, float], dict[str, float]
     from trainers.evaluate import evaluate
 
     scenarios = args.scenarios("train")
+    loaded = {t: load_member(args, t) for t in MEMBER_TYPES}
 
     def win_rate(members: list[str]) -> float:
         w = {t: 1.0 if t in members else 0.0 for t in MEMBER_TYPES}
-        report = evaluate(torch_policy(fused(args, w)), args.archetype, scenarios,
+        report = evaluate(torch_policy(fused(args, w, loaded)), args.archetype, scenarios,
                           encounters=args.budget.tune_encounters, seed=args.seed + 10_000, progress=False)
         return report.win_rate
 
@@ -383,7 +394,7 @@ def export_all(args: PipelineArgs, weights: dict[str, float]) -> dict[str, dict]
     rng = np.random.default_rng(args.seed)
     sample = data.histories[rng.choice(len(data.histories), min(4096, len(data.histories)), replace=False)]
     modules: dict[str, nn.Module] = {t: load_member(args, t) for t in MEMBER_TYPES}
-    modules["fused"] = fused(args, weights)
+    modules["fused"] = fused(args, weights, modules)
     reports = {}
     for model_type, module in modules.items():
         x = sample if module.input_kind == "history" else sample[:, -1]
@@ -412,11 +423,12 @@ def ablation(args: PipelineArgs, weights: dict[str, float], encounters: int) -> 
             variants.append((f"-{t}", {**weights, t: 0.0}))
         else:
             variants.append((f"+{t}", {**weights, t: 1.0}))
+    loaded = {t: load_member(args, t) for t in MEMBER_TYPES}
     table = {}
     for name, w in variants:
         if not any(v > 0 for v in w.values()):
             continue
-        report = evaluate(torch_policy(fused(args, w)), args.archetype, scenarios, encounters=encounters,
+        report = evaluate(torch_policy(fused(args, w, loaded)), args.archetype, scenarios, encounters=encounters,
                           seed=args.seed + 20_000, progress=False)
         table[name] = report.win_rate
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.db import transaction
 from aiworld.env import PROJECT_ROOT
 from aiworld.mobs.onnx_export import sha256_of
 from aiworld.mobs.state import ARCHETYPES
-from aiworld.models import ModelVersion
+from aiworld.models import Evaluation, ModelVersion
 from aiworld.services import registry
 
 log = logging.getLogger("aiworld.registry")
@@ -66,10 +67,6 @@ def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
     """Copy a registered version into the shipped folder with its manifest (what `load_shipped_models`
     installs): the fused network in every registered precision, the members in INT8 (or FP32 where
     INT8 failed its parity check), and the version's latest evaluation."""
-    import shutil
-
-    from aiworld.models import Evaluation
-
     rows = list(ModelVersion.objects.filter(archetype=archetype, version=version))
     if not any(r.model_type == "fused" for r in rows):
         raise ValueError(f"{archetype} v{version} has no registered fused network: export it first")

@@ -75,11 +75,17 @@ def fail(run_id: int, error: str) -> None:
 @transaction.atomic
 def register_files(*, archetype: str, model_type: str, version: int, files: dict[str, Path], metrics: dict,
                    fusion_weight: float = 1.0) -> list[ModelVersion]:
-    """Register exported ONNX files (precision -> path) as candidates."""
+    """Register exported ONNX files (precision -> path) as candidates. A precision of this version that is not
+    among them (a re-export failed its parity check and overwrote the file) is no longer served."""
     check_names(archetype, model_type)
-    return [registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
+    rows = [registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
                               path=path, metrics=metrics.get(precision, metrics), fusion_weight=fusion_weight)
             for precision, path in files.items()]
+    stale = set(ModelVersion.objects.filter(archetype=archetype, model_type=model_type, version=version)
+                .exclude(precision__in=list(files)).values_list("precision", flat=True))
+    if stale:
+        unregister(archetype=archetype, model_type=model_type, version=version, precisions=stale)
+    return rows
 
 
 def unregister(*, archetype: str, model_type: str, version: int, precisions: set[str]) -> int:
