@@ -18,8 +18,22 @@ from pathlib import Path
 import psutil
 
 log = logging.getLogger("aiworld.embedded")
+# pgserver logs every pg_ctl call at INFO, and at interpreter exit, after test runners closed their streams
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 DATABASE_NAME = "aiworld"
+SHARED_BUFFERS_ENV = "AIWORLD_PG_SHARED_BUFFERS"
+
+
+def shared_buffers() -> str:
+    """The embedded server's shared_buffers: $AIWORLD_PG_SHARED_BUFFERS, else a quarter of RAM between
+    PostgreSQL's default 128 MB and 2 GB (PostgreSQL's own sizing advice). The default 128 MB made NPC memory
+    retrieval at 1M memories read most pages from disk (docs/benchmarks.md)."""
+    configured = os.environ.get(SHARED_BUFFERS_ENV, "").strip()
+    if configured:
+        return configured
+    quarter_mb = psutil.virtual_memory().total // 4 // 2**20
+    return f"{max(128, min(2048, quarter_mb))}MB"
 
 
 class EmbeddedError(Exception):
@@ -121,8 +135,16 @@ class EmbeddedServices:
                 f"embedded PostgreSQL did not start in {pgdata}: {exc}. Its log is {pgdata / 'log'}; "
                 "set DATABASE_URL to use another server."
             ) from exc
-        admin_uri = self._pg.get_uri()
-        conn = psycopg2.connect(admin_uri)
+        try:
+            restart = self._configure_postgres(self._pg.get_uri())
+        except EmbeddedError:
+            self._pg.cleanup()
+            self._pg = None
+            raise
+        if restart:  # shared_buffers takes effect on a restart only
+            self._pg.cleanup()
+            self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+        conn = psycopg2.connect(self._pg.get_uri())
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
@@ -130,6 +152,33 @@ class EmbeddedServices:
                 cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
         conn.close()
         return self._pg.get_uri(database=DATABASE_NAME)
+
+    @staticmethod
+    def _configure_postgres(admin_uri: str) -> bool:
+        """Sets shared_buffers (ALTER SYSTEM) when it differs from shared_buffers(); True if a restart is due.
+        Only a fresh data folder or a changed setting pays the restart."""
+        import psycopg2
+
+        wanted = shared_buffers()
+        conn = psycopg2.connect(admin_uri)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                try:
+                    cur.execute("SELECT pg_size_bytes(%s)", [wanted])
+                except psycopg2.Error as exc:
+                    raise EmbeddedError(f"{SHARED_BUFFERS_ENV}={wanted!r} is not a size PostgreSQL reads "
+                                        "(examples: 512MB, 2GB)") from exc
+                wanted_bytes = cur.fetchone()[0]
+                cur.execute("SELECT pg_size_bytes(setting || 'kB') * 8 FROM pg_settings "
+                            "WHERE name = 'shared_buffers' AND unit = '8kB'")
+                if cur.fetchone()[0] == wanted_bytes:
+                    return False
+                cur.execute("ALTER SYSTEM SET shared_buffers = %s", [wanted])
+        finally:
+            conn.close()
+        log.info("embedded PostgreSQL: shared_buffers %s (restarting once to apply it)", wanted)
+        return True
 
     # -- Valkey --------------------------------------------------------------------------------
     def _start_valkey(self) -> tuple[str, str | None]:

@@ -109,14 +109,45 @@ def replay(lines, npcs, players, fake: FakeLLM, label: str, seed: int) -> dict:
     # server whose players keep asking (cache entries live 24 h)
     tail = max(1, len(lines) // 5)
     steady = 1 - (calls_at[-1] - calls_at[-tail - 1]) / tail if len(calls_at) > tail else None
+    # the warm-up, window by window (tenths of the replay): lines answered without an LLM call
+    edges = np.linspace(0, len(lines), 11).astype(int)
+    made = np.array([0, *calls_at])
+    windows = [{"lines": f"{a + 1}-{b}", "reduction": 1 - (made[b] - made[a]) / (b - a)}
+               for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
     return {
         "label": label, "lines": len(lines), "llm_http_requests": calls, "sources": dict(sources),
-        "call_reduction": 1 - calls / len(lines), "steady_state_reduction": steady, "cache_hits": hits,
+        "call_reduction": 1 - calls / len(lines), "steady_state_reduction": steady, "windows": windows,
+        "calls_at": calls_at, "cache_hits": hits,
         "acceptable_hit_rate": judged["acceptable"] / hits if hits else None, "judged": dict(judged),
         "no_llm_ms": {p: float(np.percentile(latency_no_llm, p)) for p in (50, 95, 99)} if latency_no_llm else {},
         "llm_ms": {p: float(np.percentile(latency_llm, p)) for p in (50, 95, 99)} if latency_llm else {},
         "wall_s": time.perf_counter() - started,
     }
+
+
+def plot_warm_up(curves: dict[str, list[int]], path: Path, window: int = 500) -> None:
+    """Share of lines answered without an LLM call: over the replay so far, and over the last `window` lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, calls_at in curves.items():
+        made = np.array([0, *calls_at], dtype=np.float64)
+        n = np.arange(1, len(made))
+        line, = ax.plot(n, 1 - made[1:] / n, label=f"{label}: whole replay so far")
+        if len(made) > window:
+            ax.plot(n[window - 1:], 1 - (made[window:] - made[:-window]) / window, linestyle="--",
+                    color=line.get_color(), label=f"{label}: last {window} lines")
+    ax.axhline(0.9, color="grey", linewidth=0.8, linestyle=":", label="target 90 %")
+    ax.set(xlabel="player lines replayed", ylabel="lines answered without an LLM call", ylim=(0, 1),
+           title="LLM calls saved as the caches warm up")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"plot: {path}")
 
 
 def main() -> None:
@@ -160,8 +191,10 @@ def main() -> None:
         fake.stop()
     machine = f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})"
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    curves = {r["label"]: r.pop("calls_at") for r in results}  # plotted, not stored: one number per line
     args.out.write_text(json.dumps({"machine": machine, "command": " ".join(sys.argv), "corpus": dict(kinds),
                                     "results": results}, indent=2))
+    plot_warm_up(curves, args.out.with_suffix(".png"))
     print(f"\nmachine: {machine}\n")
     print("| threshold | entity guard | LLM calls / lines | fewer calls | fewer calls, last fifth | cache hits "
           "| acceptable hits "
@@ -174,6 +207,9 @@ def main() -> None:
         print(f"| {r['threshold']} | {guard} | {r['llm_http_requests']} / {r['lines']} | {r['call_reduction']:.1%} "
               f"| {r['steady_state_reduction']:.1%} "
               f"| {r['cache_hits']} | {acceptable} | {no_llm} | {r['llm_ms'].get(50, 0):.0f} | {r['sources']} |")
+    for r in results:
+        print(f"{r['label']} by tenths of the replay: "
+              + ", ".join(f"{w['lines']} {w['reduction']:.1%}" for w in r["windows"]))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,27 @@ class _QNetwork(nn.Module):
         return self.q_values(x) / self.temperature
 
 
+def fit_temperature(q_values: torch.Tensor, confidence: float, low: float = 1e-4, high: float = 1e4) -> float:
+    """The T at which softmax(Q / T) gives the greedy action `confidence` probability on average over the rows
+    of q_values[N, n] (bisection on log T; the mean top probability falls as T grows). Q values at temperature
+    1 follow the reward scale: a DQN whose Q gaps are ~0.05 plays as a near-uniform softmax in a fusion
+    (top probability ~0.1 of 10 actions), and its greedy choice is lost among sharper members."""
+    if not 1 / q_values.shape[1] < confidence < 1:
+        raise ValueError(f"confidence must lie between 1/{q_values.shape[1]} and 1, got {confidence}")
+    q = q_values.double()
+
+    def mean_top(t: float) -> float:
+        return float(torch.softmax(q / t, dim=1).max(dim=1).values.mean())
+
+    if mean_top(low) <= confidence:  # ties everywhere: even the lowest temperature is not that sure
+        return low
+    lo, hi = math.log(low), math.log(high)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean_top(math.exp(mid)) > confidence else (lo, mid)
+    return math.exp((lo + hi) / 2)
+
+
 class DuelingQNetwork(_QNetwork):
     """combat_dqn: Q = V(s) + A(s, a) - mean_a A(s, a) over a shared ReLU trunk."""
 

@@ -2,9 +2,12 @@
 
 Order, because the supervised members learn from the reinforcement-learning ones:
 1. the RL members learn in the arena on the archetype's reward: combat_dqn and skill_dqn (dqn.py),
-   movement_ppo (ppo.py, movement actions plus ATTACK), soft_actor_critic (sac.py, ArenaMove-v0);
-2. their fusion (the teacher) plays the train scenarios with some exploration; the rollouts give
-   histories, the teacher's actions, the targets' behaviour patterns and the HP lost in the next 2 s;
+   movement_ppo (ppo.py, movement actions plus ATTACK), soft_actor_critic (sac.py, ArenaMove-v0); each DQN's
+   serving temperature is then fitted on its own states (networks.fit_temperature: its greedy action gets
+   DQN_CONFIDENCE probability on average), so that its Q values weigh like probabilities in a fusion;
+2. the teacher, the RL members chosen by forward selection as in step 4 (teacher.json), plays the train
+   scenarios with some exploration; the rollouts give histories, the teacher's actions, the targets'
+   behaviour patterns and the HP lost in the next 2 s;
 3. the supervised members learn from that: threat_assessment regresses the HP lost per action taken,
    team_coordination / spatial_vit / temporal_transformer imitate the teacher from their own inputs,
    pattern_recognition imitates it while classifying the target's pattern;
@@ -48,6 +51,9 @@ ALGORITHM = {"combat_dqn": "dqn", "skill_dqn": "dqn", "movement_ppo": "ppo", "so
 MOVEMENT_ACTIONS = tuple(int(a) for a in (Action.IDLE, Action.ATTACK, Action.MOVE_CLOSER, Action.MOVE_AWAY,
                                           Action.MOVE_RANDOM, Action.FLEE))
 THREAT_HORIZON = 20  # ticks (2 s): the HP the threat model predicts is lost over this window
+DQN_TYPES = ("combat_dqn", "skill_dqn")
+DQN_CONFIDENCE = 0.9  # mean probability a fitted DQN softmax gives its greedy action on its own states
+CALIBRATION_TICKS, CALIBRATION_ARENAS = 100, 16  # per train scenario: the states a DQN temperature is fitted on
 TRADITIONAL = int(Action.TRADITIONAL_AI)
 
 
@@ -197,13 +203,42 @@ def _train_rl(args: PipelineArgs, model_type: str) -> tuple[nn.Module, dict]:
     return networks.servable(result.model), dict(result.metrics)
 
 
+def calibrate(args: PipelineArgs, model_type: str, module: nn.Module) -> float:
+    """Fits a DQN's serving temperature on the states it meets playing the train scenarios greedily, sets it
+    on `module` and returns it (networks.fit_temperature)."""
+    net = networks.servable(module)
+    small = replace(args, progress=False, budget=replace(args.budget, rollout_ticks=CALIBRATION_TICKS,
+                                                         rollout_arenas=CALIBRATION_ARENAS, rollout_epsilon=0.0))
+    states = rollouts(small, FusedPolicy({model_type: net}, {model_type: 1.0}).eval()).histories[:, -1]
+    with torch.no_grad():
+        temperature = networks.fit_temperature(net.q_values(torch.from_numpy(states)), DQN_CONFIDENCE)
+        net.temperature.fill_(temperature)
+    log.info("%s/%s v%d: temperature %.4g fitted on %d states", args.archetype, model_type, args.version,
+             temperature, len(states))
+    return temperature
+
+
+def calibrate_saved(args: PipelineArgs) -> None:
+    """Fits the temperature of saved DQN members trained before their trainer did (runs of older code)."""
+    for model_type in DQN_TYPES:
+        metrics = member_metrics(args, model_type)
+        if "temperature" not in metrics:
+            module = load_member(args, model_type)
+            metrics["temperature"] = calibrate(args, model_type, module)
+            save_member(args, model_type, module, metrics)
+
+
 def teacher(args: PipelineArgs) -> FusedPolicy:
-    """The fusion of the trained RL members: what the supervised members learn from."""
+    """The RL members chosen by forward selection (select_members), fused: what the supervised members learn
+    from. The choice and every variant's validation win rate go to teacher.json."""
     missing = [t for t in RL_TYPES if not weights_path(args, t).exists()]
     if missing:
         raise RuntimeError(f"train {', '.join(missing)} for {args.archetype} v{args.version} first: "
                            "the supervised members learn from the reinforcement-learning ones")
-    return FusedPolicy({t: load_member(args, t) for t in RL_TYPES}, {t: 1.0 for t in RL_TYPES}).eval()
+    calibrate_saved(args)
+    weights, tried = select_members(args, RL_TYPES)
+    (args.out_dir / "teacher.json").write_text(json.dumps({"weights": weights, "validation": tried}, indent=1))
+    return fused(args, weights)
 
 
 def torch_policy(module: nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -342,6 +377,8 @@ def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) ->
     started = time.monotonic()
     trainer = _train_rl if model_type in RL_TYPES else _train_supervised
     module, metrics = trainer(args, model_type)
+    if model_type in DQN_TYPES:
+        metrics["temperature"] = calibrate(args, model_type, module)
     metrics = {**metrics, "algorithm": ALGORITHM[model_type], "train_seconds": round(time.monotonic() - started, 1)}
     metrics = json_safe(metrics)  # numpy scalars, NaN (no episode finished yet) -> registry-safe JSON
     save_member(args, model_type, module, metrics)
@@ -358,32 +395,37 @@ def fused(args: PipelineArgs, weights: dict[str, float], loaded: dict[str, nn.Mo
     return FusedPolicy(members, {t: weights[t] for t in members}).eval()
 
 
-def tune_weights(args: PipelineArgs) -> tuple[dict[str, float], dict[str, float]]:
+def select_members(args: PipelineArgs, candidates: tuple[str, ...]) -> tuple[dict[str, float], dict[str, float]]:
     """Forward selection on validation seeds of the train scenarios (held-out ones are never used): start
-    from the member that wins most alone, add each other member (best alone first) only if the fused policy
-    then wins more. A member that does not help gets weight 0. Returns the weights and every variant's
+    from the candidate that wins most alone, add each other one (best alone first) only if the fused policy
+    then wins more. A candidate that does not help gets weight 0. Returns the weights and every variant's
     validation win rate ("only <member>", "+<member>")."""
     from trainers.evaluate import evaluate
 
     scenarios = args.scenarios("train")
-    loaded = {t: load_member(args, t) for t in MEMBER_TYPES}
+    loaded = {t: load_member(args, t) for t in candidates}
 
     def win_rate(members: list[str]) -> float:
-        w = {t: 1.0 if t in members else 0.0 for t in MEMBER_TYPES}
+        w = {t: 1.0 if t in members else 0.0 for t in candidates}
         report = evaluate(torch_policy(fused(args, w, loaded)), args.archetype, scenarios,
                           encounters=args.budget.tune_encounters, seed=args.seed + 10_000, progress=False)
         return report.win_rate
 
-    tried = {f"only {t}": win_rate([t]) for t in MEMBER_TYPES}
-    order = sorted(MEMBER_TYPES, key=lambda t: -tried[f"only {t}"])
+    tried = {f"only {t}": win_rate([t]) for t in candidates}
+    order = sorted(candidates, key=lambda t: -tried[f"only {t}"])
     chosen, best = [order[0]], tried[f"only {order[0]}"]
     for member in order[1:]:
         rate = tried[f"+{member}"] = win_rate([*chosen, member])
         if rate > best:
             chosen, best = [*chosen, member], rate
-    weights = {t: 1.0 if t in chosen else 0.0 for t in MEMBER_TYPES}
-    log.info("%s v%d fusion: %s (validation win rate %.3f)", args.archetype, args.version, chosen, best)
-    return weights, tried
+    log.info("%s v%d selection among %s: %s (validation win rate %.3f)", args.archetype, args.version,
+             ", ".join(candidates), chosen, best)
+    return {t: 1.0 if t in chosen else 0.0 for t in candidates}, tried
+
+
+def tune_weights(args: PipelineArgs) -> tuple[dict[str, float], dict[str, float]]:
+    """The served fusion: select_members over all nine members."""
+    return select_members(args, MEMBER_TYPES)
 
 
 def export_all(args: PipelineArgs, weights: dict[str, float]) -> dict[str, dict]:

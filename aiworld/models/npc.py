@@ -111,7 +111,8 @@ class Memory(models.Model):
         SEMANTIC = "semantic"
         REFLECTION = "reflection"
 
-    npc = models.ForeignKey(NPC, on_delete=models.CASCADE, related_name="memories")
+    # no index of its own: memory_npc_vectors and memory_npc_created both start with npc_id
+    npc = models.ForeignKey(NPC, on_delete=models.CASCADE, related_name="memories", db_index=False)
     player = models.ForeignKey(PlayerCharacter, null=True, blank=True, on_delete=models.CASCADE,
                                related_name="memories", help_text="whom the memory is about, if anyone")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.EPISODIC)
@@ -130,6 +131,10 @@ class Memory(models.Model):
             # Nothing that retrieval updates (last_accessed, access_count) is indexed, and the table keeps
             # 25% free space per page (migration 0003): access updates stay HOT, no index is rewritten.
             models.Index(fields=["npc", "created_at"], name="memory_npc_created"),
+            # Candidate search reads an NPC's vectors from this index alone (an index-only scan): they sit
+            # together on ~150 index pages, where the rows they came from are spread over ~1,000 heap pages
+            # (memories are written over time, between everyone else's). aiworld.npc.memory.candidate_query.
+            models.Index(fields=["npc", "player"], include=["id", "embedding"], name="memory_npc_vectors"),
             HnswIndex(name="memory_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),
         ]

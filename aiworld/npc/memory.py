@@ -22,7 +22,9 @@ HNSW scan filtered on npc_id returns at most hnsw.ef_search (<= 1,000) rows befo
 (bench/memory.py, docs/benchmarks.md): the filtered HNSW scan returned 1.2 of 10 rows, recall@10
 0.117, p50 46 ms; the exact distance over the NPC's own rows (npc_id btree, ~1,000 rows) is exact
 and took p50 7.9 ms, p95 11.3 ms. So "exact" is the default and the HNSW index serves no query of
-this module; it only costs writes (see _mark_accessed).
+this module; it only costs writes (see _mark_accessed). Since migration 0005 the exact search reads the
+NPC's vectors from the covering index memory_npc_vectors (an index-only scan of ~150 pages where the
+rows lie on ~1,000) and only the candidates' rows from the table.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ def remember(npc: NPC, text: str, *, player: PlayerCharacter | None = None, kind
 
 # -- retrieve ---------------------------------------------------------------------------------------
 _COLUMNS = "id, npc_id, player_id, kind, text, importance, evidence, created_at, last_accessed, access_count"
+_COLUMNS_M = ", ".join(f"m.{column}" for column in _COLUMNS.split(", "))
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -193,19 +196,22 @@ def candidate_query(npc_id: int, query_vector: np.ndarray, n: int, *, player_id:
         where.append("(player_id = %s OR player_id IS NULL)")
         params.append(player_id)
     if strategy == "exact":
-        # "+ 0" keeps the planner off the HNSW index (it only matches a bare `embedding <=> q`): the
-        # NPC's rows come through the npc_id btree and are sorted by exact distance.
-        order = "distance + 0"
-    elif strategy == "hnsw":
-        # the planner prefers the npc_id btree for a selective NPC (it did at 1M rows); "+ 0" hides that
-        # index so that this strategy really is the filtered HNSW scan
-        where[0] = "npc_id + 0 = %s"
-        order = "distance"
-    else:
+        # Two steps in one statement. The nearest n ids come from an index-only scan of memory_npc_vectors
+        # (npc_id, player_id; id, embedding): the NPC's vectors lie together there. "+ 0" keeps the planner
+        # off the HNSW index (it only matches a bare `embedding <=> q`). Then only those n rows are read.
+        sql = (f"SELECT {_COLUMNS_M}, nearest.distance FROM (SELECT id, distance FROM ("
+               f"SELECT id, embedding <=> %s::vector AS distance FROM {TABLE} WHERE {' AND '.join(where)}"
+               f") AS scored ORDER BY distance + 0 LIMIT %s) AS nearest JOIN {TABLE} AS m ON m.id = nearest.id "
+               "ORDER BY nearest.distance")
+        return sql, [*params, n]
+    if strategy != "hnsw":
         raise ValueError(f"unknown search strategy {strategy!r}")
-    # the subquery is pulled up by the planner; it only lets ORDER BY name the distance once
+    # the planner prefers an npc_id index for a selective NPC (it did at 1M rows); "+ 0" hides those
+    # indexes so that this strategy really is the filtered HNSW scan. The subquery is pulled up by the
+    # planner; it only lets ORDER BY name the distance once.
+    where[0] = "npc_id + 0 = %s"
     sql = (f"SELECT * FROM (SELECT {_COLUMNS}, embedding <=> %s::vector AS distance FROM {TABLE} "
-           f"WHERE {' AND '.join(where)}) AS nearest ORDER BY {order} LIMIT %s")
+           f"WHERE {' AND '.join(where)}) AS nearest ORDER BY distance LIMIT %s")
     return sql, [*params, n]
 
 

@@ -23,6 +23,7 @@ from trainers.networks import (
     SacActorAdapter,
     build,
     dqn_network_fn,
+    fit_temperature,
     movement_action,
     movement_logits,
     parameter_count,
@@ -100,6 +101,26 @@ def test_combat_dqn_is_a_dueling_q_network_and_temperature_only_tempers_the_logi
         adapter.net.load_state_dict(model.state_dict())
         torch.testing.assert_close(adapter(x), q)  # the trainer regresses raw Q
     assert isinstance(adapter, QAdapter) and servable(adapter) is adapter.net and adapter.input_kind == "state"
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.99])
+def test_fitted_temperature_gives_the_greedy_action_the_asked_confidence(confidence):
+    torch.manual_seed(0)
+    q = torch.randn(500, 10) * 0.05  # Q gaps of a DQN on a small reward scale
+    at_one = torch.softmax(q, 1).max(1).values.mean()
+    assert at_one < 0.15  # at temperature 1 such a DQN is a near-uniform softmax
+    t = fit_temperature(q, confidence)
+    top = torch.softmax(q / t, 1)
+    assert float(top.max(1).values.mean()) == pytest.approx(confidence, abs=1e-6)
+    assert torch.equal(top.argmax(1), q.argmax(1))  # a temperature never changes the greedy choice
+
+
+def test_fitted_temperature_on_ties_and_bad_confidences():
+    tied = torch.zeros(4, 10)
+    assert fit_temperature(tied, 0.9) == 1e-4  # nothing makes equal Q values confident: the lowest T
+    for bad in (0.05, 0.1, 1.0):
+        with pytest.raises(ValueError, match="confidence"):
+            fit_temperature(torch.randn(4, 10), bad)
 
 
 def test_skill_dqn_scores_actions_by_their_embeddings():

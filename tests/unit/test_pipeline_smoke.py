@@ -47,6 +47,13 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert 0 <= evaluation.wilson_low <= evaluation.win_rate <= evaluation.wilson_high <= 1
     assert evaluation.promoted  # nothing was active: the first version becomes active
     assert set(files.filter(model_type="fused").values_list("status", flat=True)) == {"active"}
+    teacher = json.loads((args.out_dir / "teacher.json").read_text())["weights"]
+    assert set(teacher) == {"combat_dqn", "skill_dqn", "movement_ppo", "soft_actor_critic"}
+    assert any(w > 0 for w in teacher.values())
+    for dqn in ("combat_dqn", "skill_dqn"):  # the serving temperature was fitted and saved with the weights
+        fitted = runs.get(model_type=dqn).metrics["temperature"]
+        saved = torch.load(args.out_dir / f"{dqn}.pt", weights_only=True)["temperature"]
+        assert fitted != 1.0 and float(saved) == pytest.approx(fitted)
     weights = json.loads((args.out_dir / "fusion.json").read_text())["weights"]
     assert set(weights) == set(MEMBER_TYPES) and any(w > 0 for w in weights.values())
 
