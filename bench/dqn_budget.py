@@ -41,13 +41,16 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--encounters", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--procedural", type=int, default=0,
+                        help="generated train scenarios added to the training mix (trainers/arena/procedural.py)")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
     base = PipelineArgs(archetype=args.archetype, version=args.base, out_root=args.models, seed=args.seed)
-    run = replace(base, version=args.version, budget=Budget().scaled(args.scale))
+    run = replace(base, version=args.version, budget=Budget().scaled(args.scale), procedural=args.procedural)
     metrics = pipeline.train_member(run, args.model_type)
     result = {"archetype": args.archetype, "model_type": args.model_type, "scale": args.scale,
+              "procedural": args.procedural,
               "steps": metrics.get("steps"), "train_seconds": metrics.get("train_seconds"),
               "base_steps": pipeline.member_metrics(base, args.model_type).get("steps")}
     splits = (("train", args.seed + 10_000, 96), ("heldout", args.seed + 30_000, args.encounters))

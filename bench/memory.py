@@ -292,7 +292,8 @@ def main() -> None:
                        f"pg_size_pretty(coalesce(pg_relation_size(to_regclass('{HNSW_INDEX}')), 0)) FROM {mem.TABLE}")
         rows, table_size, index_size = cursor.fetchone()
     if build_s is None:
-        print(f"HNSW index {index_size}; {rows:,} rows, table+indexes {table_size}")
+        kept = "no HNSW index (--no-hnsw)" if args.no_hnsw else f"HNSW index {index_size} (an earlier run built it)"
+        print(f"{kept}; {rows:,} rows, table+indexes {table_size}")
     else:
         print(f"HNSW build (m=16, ef_construction=64, maintenance_work_mem={args.maintenance_work_mem}): "
               f"{build_s:.1f} s; {rows:,} rows, table+indexes {table_size}, HNSW index {index_size}")

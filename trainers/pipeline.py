@@ -109,6 +109,9 @@ class PipelineArgs:
     """tqdm bars"""
     only_scenarios: tuple[str, ...] = ()
     """restrict every split to these scenarios (smoke tests); empty: all of them"""
+    procedural: int = 0
+    """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios) added to the
+    RL members' training mix; validation and rollouts keep the hand-made ones. 0: none"""
 
     @property
     def out_dir(self) -> Path:
@@ -130,7 +133,12 @@ def scenarios_with(archetype: str, split: str) -> list[str]:
 
 
 def _env_kwargs(args: PipelineArgs) -> dict:
-    return {"scenarios": args.scenarios("train"), "archetype": args.archetype}
+    """The RL members' training mix: the train scenarios holding the archetype, and args.procedural more."""
+    from trainers.arena import procedural
+
+    generated = procedural.write(args.archetype, args.procedural, args.seed, args.out_dir / "scenarios") \
+        if args.procedural else []
+    return {"scenarios": args.scenarios("train") + generated, "archetype": args.archetype}
 
 
 # -- members: train, save, load -------------------------------------------------------------------------------

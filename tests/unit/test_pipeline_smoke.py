@@ -24,7 +24,7 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     torch.set_num_threads(1)
     settings.AIWORLD_MODELS_DIR = str(tmp_path)
     args = PipelineArgs(archetype="tank", version=training.current_version("tank"), out_root=tmp_path, budget=TINY,
-                        progress=False, only_scenarios=("crossroads", "cave"))
+                        progress=False, only_scenarios=("crossroads", "cave"), procedural=2)
     summary = jobs.run_archetype(args)
 
     runs = TrainingRun.objects.filter(archetype="tank", version=args.version)
@@ -47,6 +47,9 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert 0 <= evaluation.wilson_low <= evaluation.win_rate <= evaluation.wilson_high <= 1
     assert evaluation.promoted  # nothing was active: the first version becomes active
     assert set(files.filter(model_type="fused").values_list("status", flat=True)) == {"active"}
+    # the RL members trained on crossroads and two generated scenarios (cave is held out)
+    assert sorted(p.name for p in (args.out_dir / "scenarios").iterdir()) == \
+        ["procedural_tank_000.yaml", "procedural_tank_001.yaml"]
     teacher = json.loads((args.out_dir / "teacher.json").read_text())["weights"]
     assert set(teacher) == {"combat_dqn", "skill_dqn", "movement_ppo", "soft_actor_critic"}
     assert any(w > 0 for w in teacher.values())
