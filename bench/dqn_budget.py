@@ -20,14 +20,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from trainers import pipeline  # noqa: E402
-from trainers.evaluate import evaluate  # noqa: E402
 from trainers.pipeline import Budget, PipelineArgs  # noqa: E402
 
 
 def alone(args: PipelineArgs, model_type: str, split: str, encounters: int, seed: int) -> dict:
-    policy = pipeline.torch_policy(pipeline.fused(args, {model_type: 1.0}))
-    report = evaluate(policy, args.archetype, args.scenarios(split), encounters=encounters, seed=seed,
-                      progress=False).to_dict()
+    report = pipeline.play_fused(args, {model_type: 1.0}, split, encounters, seed).to_dict()
     return {k: report[k] for k in ("encounters", "wins", "ties", "win_rate", "wilson_low", "wilson_high")}
 
 

@@ -25,14 +25,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from trainers import pipeline  # noqa: E402
-from trainers.evaluate import evaluate  # noqa: E402
 from trainers.pipeline import RL_TYPES, SUPERVISED_TYPES, Budget, PipelineArgs  # noqa: E402
 
 
 def held_out(args: PipelineArgs, weights: dict[str, float], encounters: int, seed: int) -> dict:
-    policy = pipeline.torch_policy(pipeline.fused(args, weights))
-    report = evaluate(policy, args.archetype, args.scenarios("heldout"), encounters=encounters, seed=seed,
-                      progress=False).to_dict()
+    report = pipeline.play_fused(args, weights, "heldout", encounters, seed).to_dict()
     return {k: report[k] for k in ("encounters", "wins", "ties", "losses", "win_rate", "wilson_low", "wilson_high")}
 
 

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ from torch import nn
 from aiworld.mobs.state import ARCHETYPES, INDEX, MODEL_ACTIONS, Action
 from trainers import networks
 from trainers.fusion import FusedPolicy
+
+if TYPE_CHECKING:
+    from trainers.evaluate import EvalReport
 
 log = logging.getLogger("aiworld.train")
 
@@ -403,21 +407,25 @@ def fused(args: PipelineArgs, weights: dict[str, float], loaded: dict[str, nn.Mo
     return FusedPolicy(members, {t: weights[t] for t in members}).eval()
 
 
+def play_fused(args: PipelineArgs, weights: dict[str, float], split: str, encounters: int, seed: int,
+               loaded: dict[str, nn.Module] | None = None) -> EvalReport:
+    """trainers.evaluate.evaluate of the fused policy of `weights` on the split's scenarios (an EvalReport)."""
+    from trainers.evaluate import evaluate
+
+    return evaluate(torch_policy(fused(args, weights, loaded)), args.archetype, args.scenarios(split),
+                    encounters=encounters, seed=seed, progress=False)
+
+
 def select_members(args: PipelineArgs, candidates: tuple[str, ...]) -> tuple[dict[str, float], dict[str, float]]:
     """Forward selection on validation seeds of the train scenarios (held-out ones are never used): start
     from the candidate that wins most alone, add each other one (best alone first) only if the fused policy
     then wins more. A candidate that does not help gets weight 0. Returns the weights and every variant's
     validation win rate ("only <member>", "+<member>")."""
-    from trainers.evaluate import evaluate
-
-    scenarios = args.scenarios("train")
     loaded = {t: load_member(args, t) for t in candidates}
 
     def win_rate(members: list[str]) -> float:
         w = {t: 1.0 if t in members else 0.0 for t in candidates}
-        report = evaluate(torch_policy(fused(args, w, loaded)), args.archetype, scenarios,
-                          encounters=args.budget.tune_encounters, seed=args.seed + 10_000, progress=False)
-        return report.win_rate
+        return play_fused(args, w, "train", args.budget.tune_encounters, args.seed + 10_000, loaded).win_rate
 
     tried = {f"only {t}": win_rate([t]) for t in candidates}
     order = sorted(candidates, key=lambda t: -tried[f"only {t}"])
@@ -464,9 +472,6 @@ def passed(report: dict) -> dict[str, dict]:
 def ablation(args: PipelineArgs, weights: dict[str, float], encounters: int) -> dict[str, float]:
     """Held-out win rates: the fused policy ("full"), without each member it uses ("-member"), and with
     each member it does not use added ("+member"): every model's contribution, measured the same way."""
-    from trainers.evaluate import evaluate
-
-    scenarios = args.scenarios("heldout")
     variants = [("full", weights)]
     for t in MEMBER_TYPES:
         if weights.get(t, 0) > 0:
@@ -478,7 +483,5 @@ def ablation(args: PipelineArgs, weights: dict[str, float], encounters: int) -> 
     for name, w in variants:
         if not any(v > 0 for v in w.values()):
             continue
-        report = evaluate(torch_policy(fused(args, w, loaded)), args.archetype, scenarios, encounters=encounters,
-                          seed=args.seed + 20_000, progress=False)
-        table[name] = report.win_rate
+        table[name] = play_fused(args, w, "heldout", encounters, args.seed + 20_000, loaded).win_rate
     return table
