@@ -29,12 +29,43 @@ def _queue_names(queues: object) -> set[str]:
     return {str(q) for q in queues}  # type: ignore[union-attr]
 
 
+_worker_queues: set[str] = set()
+PREWARM_CLAIM_KEY = "aiworld:memory:prewarm:claimed"
+PREWARM_CLAIM_S = 600  # one prewarm per farm start, however many cpu workers start together
+
+
+@signals.worker_ready.connect
+def _prewarm_npc_memory(**_: object) -> None:
+    """The first cpu worker up after a start enqueues the NPC memory prewarm (aiworld.npc.memory_prewarm):
+    retrieval after a restart would otherwise read every index page from disk."""
+    from aiworld import env
+
+    if "cpu" not in _worker_queues or not env.get_bool("AIWORLD_MEMORY_PREWARM", True):
+        return
+    try:
+        import redis
+
+        if redis.Redis.from_url(app.conf.broker_url).set(PREWARM_CLAIM_KEY, "1", nx=True, ex=PREWARM_CLAIM_S):
+            app.send_task("aiworld.npc.memory_prewarm")
+    except Exception as exc:  # a convenience: never keep a worker from starting
+        log.warning("NPC memory prewarm not enqueued: %s", exc)
+
+
 @signals.celeryd_init.connect
-def _select_transport_family(sender=None, conf=None, options=None, **_: object) -> None:
-    """A worker consuming `train` keeps its deliveries under the train family's unacked keys."""
+def _configure_for_queues(sender=None, conf=None, options=None, **_: object) -> None:
+    """What depends on a worker's queues: a gpu worker logs no line per task, a worker consuming
+    `train` keeps its deliveries under the train family's unacked keys, and the queues are kept for
+    worker_ready (a cpu worker starts the NPC memory prewarm)."""
     import celeryconfig
 
     queues = _queue_names((options or {}).get("queues"))
+    _worker_queues.update(queues)
+    if "gpu" in queues:
+        # A map server sends a message per map per 100 ms tick: Celery's two INFO lines per task
+        # ("received", "succeeded") would be hundreds of lines a second, and formatting them was
+        # measured on the hot path. Failures still log; the metrics count every message.
+        for name in ("celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if "train" in queues:
         if queues - {"train"}:
             log.warning(

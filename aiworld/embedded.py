@@ -27,13 +27,14 @@ SHARED_BUFFERS_ENV = "AIWORLD_PG_SHARED_BUFFERS"
 
 def shared_buffers() -> str:
     """The embedded server's shared_buffers: $AIWORLD_PG_SHARED_BUFFERS, else a quarter of RAM between
-    PostgreSQL's default 128 MB and 2 GB (PostgreSQL's own sizing advice). The default 128 MB made NPC memory
-    retrieval at 1M memories read most pages from disk (docs/benchmarks.md)."""
+    PostgreSQL's default 128 MB and 4 GB (PostgreSQL's own sizing advice). The default 128 MB made NPC memory
+    retrieval at 1M memories read most pages from disk; what it reads at 1M memories (vectors index, primary
+    key, rows) is ~3 GB, which the prewarm after a start reads back (docs/benchmarks.md)."""
     configured = os.environ.get(SHARED_BUFFERS_ENV, "").strip()
     if configured:
         return configured
     quarter_mb = psutil.virtual_memory().total // 4 // 2**20
-    return f"{max(128, min(2048, quarter_mb))}MB"
+    return f"{max(128, min(4096, quarter_mb))}MB"
 
 
 class EmbeddedError(Exception):

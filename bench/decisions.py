@@ -1,13 +1,15 @@
 """Monster decisions end to end at fallback level 3 (CPU INT8): LPUSH of a tick -> reply readable.
 
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py [--duration 10] [--monsters 500]
-    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~1 min
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~2 min
 
-Against one real gpu worker subprocess (threads pool, 4 threads, as the Procfile runs it) with INT8
+Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it) with INT8
 models for all six archetypes, registered and activated as tests/support/models.install_models
 does, and the GM's forced level set to 3 so that a GPU host measures the same path.
 
-- Offered loads of 1,000, 10,000 and 50,000 decisions/s: map servers x monsters per message x 10
+- Each wire form of docs/protocol.md §5 named in --forms (default: fast, then compact), against the
+  same worker, one after the other.
+- Offered loads of 1,000, 10,000, 50,000 and 100,000 decisions/s: map servers x monsters per message x 10
   ticks/s, one message per map per 100 ms tick, sent on the clock whether or not the previous reply
   is back (as a map server does; an overloaded worker shows as latency, never as a lower offered
   rate), with at most --max-in-flight messages outstanding per map.
@@ -58,7 +60,7 @@ from tests.support.models import install_models  # noqa: E402
 from tests.support.processes import start_worker, subprocess_env  # noqa: E402
 
 TICKS_PER_S = 10
-LOADS = (1_000, 10_000, 50_000)
+LOADS = (1_000, 10_000, 50_000, 100_000)
 TASK_PLACEHOLDER = "00000000-0000-4000-8000-00000000beef"
 TAG_PLACEHOLDER = "00000000-0000-4000-8000-00000000cafe"
 REPLY_WAIT_S = 5.0  # a message without its reply this long after the load ended counts as missing
@@ -74,7 +76,7 @@ class Producer(threading.Thread):
     Saturating (interval_s None): `window` messages in flight, the next one pushed as a reply comes."""
 
     def __init__(self, index: int, url: str, monsters: int, interval_s: float | None, window: int,
-                 stop: threading.Event):
+                 stop: threading.Event, form: client.WireForm):
         super().__init__(daemon=True, name=f"producer-{index}")
         self.client = redis.Redis.from_url(url, socket_timeout=10)
         self.reply_to = f"bench:replies:{index}:{uuid.uuid4().hex[:6]}"
@@ -84,8 +86,9 @@ class Producer(threading.Thread):
             sim.step(actions)
         payload = client.decide_payload(server=f"bench{index}", tick=1, reply_to=self.reply_to,
                                         request_ids=range(monsters), mob_ids=sim.mob_ids, class_ids=sim.class_ids,
-                                        archetypes=sim.archetypes, states=sim.states(), packs=sim.packs)
-        message = client.decide_message(payload, task_id=TASK_PLACEHOLDER).decode()
+                                        archetypes=sim.archetypes, states=sim.states(), packs=sim.packs,
+                                        state_form=form.state_form, layout=form.layout)
+        message = client.decide_message(payload, task_id=TASK_PLACEHOLDER, raw_body=form.raw_body).decode()
         tag = message.split('"delivery_tag":"')[1].split('"')[0]
         self.template = message.replace(tag, TAG_PLACEHOLDER)
         self.interval_s = interval_s
@@ -163,9 +166,9 @@ class Producer(threading.Thread):
 
 
 def run_load(url: str, servers: int, monsters: int, interval_s: float | None, window: int, duration: float,
-             warmup: float) -> dict:
+             warmup: float, form: client.WireForm) -> dict:
     stop = threading.Event()
-    producers = [Producer(i, url, monsters, interval_s, window, stop) for i in range(servers)]
+    producers = [Producer(i, url, monsters, interval_s, window, stop, form) for i in range(servers)]
     for p in producers:
         p.start()
     time.sleep(warmup)  # not counted: connections, the worker's thread pool, caches
@@ -254,6 +257,16 @@ def memory_per_archetype(url: str, worker_pid: int) -> tuple[float, list[tuple[s
     return start / 2**20, out
 
 
+def prepare(prefix: str) -> Path:
+    """Migrate, install INT8 models for every archetype in a fresh temporary folder (returned), and
+    force fallback level 3 (CPU INT8 even where a GPU exists): the set-up every decisions benchmark shares."""
+    call_command("migrate", verbosity=0)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    install_models(tmp / "models", ARCHETYPES)
+    registry.set_policy(forced_level=3)
+    return tmp
+
+
 def machine() -> str:
     import onnxruntime
 
@@ -278,13 +291,18 @@ def main() -> int:
                         help="messages outstanding per map at the offered loads before ticks are skipped (2 s)")
     parser.add_argument("--saturation-monsters", type=int, default=2000, help="monsters per message at saturation")
     parser.add_argument("--saturation-window", type=int, default=8, help="messages in flight at saturation")
-    parser.add_argument("--threads", type=int, default=4, help="gpu worker threads (the Procfile's GPU_THREADS)")
-    parser.add_argument("--quick", action="store_true", help="3 s per load, short warm-ups: a check (~1 min)")
+    parser.add_argument("--threads", type=int, default=2, help="gpu worker threads (the Procfile's GPU_THREADS)")
+    parser.add_argument("--forms", default="fast,compact",
+                        help=f"wire forms to measure, in order (of {', '.join(client.FORMS)}; default fast,compact)")
+    parser.add_argument("--quick", action="store_true", help="3 s per load, short warm-ups: a check (~2 min)")
     options = parser.parse_args()
     if not 1 <= options.monsters <= 4096 or not 1 <= options.saturation_monsters <= 4096:
         parser.error("monsters per message must be 1..4096")
     if not 0.5 <= options.duration <= 120 or not 1 <= options.saturation_window <= 64:
         parser.error("--duration must be 0.5..120 s and --saturation-window 1..64")
+    forms = [name.strip() for name in options.forms.split(",") if name.strip()]
+    if not forms or any(name not in client.FORMS for name in forms):
+        parser.error(f"--forms takes names from {', '.join(client.FORMS)}")
     duration = 3.0 if options.quick else options.duration
     warmup = 1.0 if options.quick else 2.0
     url = os.environ["BROKER_URL"]
@@ -294,25 +312,28 @@ def main() -> int:
     setup = machine()
     began = time.monotonic()
 
-    call_command("migrate", verbosity=0)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-decisions-"))
-    install_models(tmp / "models", ARCHETYPES)
-    registry.set_policy(forced_level=3)  # CPU INT8 even where a GPU exists
+    tmp = prepare("bench-decisions-")
     redis.Redis.from_url(url).delete(client.QUEUE)
     worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool="threads",
                           concurrency=options.threads)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)
         results = []
-        for load in LOADS:
-            servers = max(1, round(load / (options.monsters * TICKS_PER_S)))
-            monsters = min(options.monsters, load // (servers * TICKS_PER_S))
-            result = run_load(url, servers, monsters, 1 / TICKS_PER_S, options.max_in_flight, duration, warmup)
-            results.append((f"{load:,}/s ({servers} map{'s' if servers > 1 else ''} x {monsters}, every 100 ms)",
-                            servers * monsters * TICKS_PER_S, result))
         producers = 2 if options.saturation_window >= 2 else 1
-        saturation = run_load(url, producers, options.saturation_monsters, None,
-                              max(1, options.saturation_window // producers), duration, warmup)
+        window = producers * max(1, options.saturation_window // producers)
+        for form in forms:  # the forms one after the other against the same worker
+            wire = client.FORMS[form]
+            for load in LOADS:
+                servers = max(1, round(load / (options.monsters * TICKS_PER_S)))
+                monsters = min(options.monsters, load // (servers * TICKS_PER_S))
+                result = run_load(url, servers, monsters, 1 / TICKS_PER_S, options.max_in_flight, duration, warmup,
+                                  wire)
+                results.append((form, f"{load:,}/s ({servers} map{'s' if servers > 1 else ''} x {monsters}, "
+                                      "every 100 ms)", result))
+            saturation = run_load(url, producers, options.saturation_monsters, None,
+                                  max(1, options.saturation_window // producers), duration, warmup, wire)
+            results.append((form, f"saturation ({options.saturation_monsters} monsters per message, {window} in "
+                                  "flight)", saturation))
         worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20
     finally:
         worker.stop()
@@ -320,27 +341,26 @@ def main() -> int:
     raw_saturation = raw_onnxruntime(options.saturation_monsters, raw_seconds)
     raw_offered = raw_onnxruntime(options.monsters, raw_seconds)
 
-    window = producers * max(1, options.saturation_window // producers)
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
     print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {duration:g} s measured per load after "
           f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, INT8 "
           f"models (64-64-64-10 MLPs, untrained) for 6 archetypes; producers, worker and the broker share the cores; "
           f"total wall time {time.monotonic() - began:.0f} s\n")
-    print("| offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | errors | "
+    print("| form | offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | errors | "
           "skipped ticks | levels |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    rows = [*results, (f"saturation ({options.saturation_monsters} monsters per message, {window} in flight)", None,
-                       saturation)]
-    for name, _, r in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for form, name, r in results:
         levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-        print(f"| {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['messages']} | "
+        print(f"| {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['messages']} | "
               f"{r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
     print(f"\nraw onnxruntime, same INT8 models, one process, 1 intra-op thread, one run per archetype per message: "
           f"{raw_saturation:,.0f} decisions/s at {options.saturation_monsters} monsters per message, "
           f"{raw_offered:,.0f} decisions/s at {options.monsters}")
-    print(f"end to end / raw at saturation: {saturation['decisions_s']:,.0f} / {raw_saturation:,.0f} = "
-          f"{saturation['decisions_s'] / raw_saturation:.2%}")
+    for form, name, r in results:
+        if name.startswith("saturation"):
+            print(f"end to end ({form}) / raw at saturation: {r['decisions_s']:,.0f} / {raw_saturation:,.0f} = "
+                  f"{r['decisions_s'] / raw_saturation:.2%}")
     print(f"\nworker RSS before any model {base_rss:.0f} MiB; growth as each archetype's models loaded (MiB): "
           + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory)
           + f" (the first includes onnxruntime's first session); worker RSS at the end {worker_rss:.0f} MiB")

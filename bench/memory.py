@@ -4,6 +4,9 @@
     python -m aiworld.launcher exec --fresh -- python bench/memory.py --small          # a check, ~1 min
     AIWORLD_DATA_DIR=/tmp/membench python -m aiworld.launcher exec -- python bench/memory.py --reuse
         # loads once into a kept data folder; later runs time queries on the same table
+    ... bench/memory.py --reuse --drop-os-cache [--prewarm]
+        # a fully cold start (root: the kernel drops its page cache), with or without the prewarm
+        # that a cpu worker runs after a start (aiworld.npc.memory_prewarm), timed
 
 Target: top-10 retrieval p95 <= 20 ms with 1,000,000 memories.
 
@@ -51,7 +54,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from aiworld.models.npc import NPC, Memory, PlayerCharacter  # noqa: E402
-from aiworld.npc import embeddings  # noqa: E402
+from aiworld.npc import embeddings, memory_prewarm  # noqa: E402
 from aiworld.npc import memory as mem  # noqa: E402
 
 NPC_GAME_ID_BASE = 9_000_000  # this script's NPCs, far from any real game id
@@ -250,6 +253,10 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="skip the load when the table already holds --memories of this script's memories "
                              "(run with a persistent AIWORLD_DATA_DIR and without --fresh)")
+    parser.add_argument("--drop-os-cache", action="store_true",
+                        help="before timing, have the kernel drop its page cache (root only): a fully cold start")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="before timing, run the NPC memory prewarm a cpu worker runs at start (timed)")
     parser.add_argument("--proposed-schema", action="store_true",
                         help="the same as --no-hnsw (kept for the commands in docs/benchmarks.md)")
     args = parser.parse_args()
@@ -297,6 +304,28 @@ def main() -> None:
     else:
         print(f"HNSW build (m=16, ef_construction=64, maintenance_work_mem={args.maintenance_work_mem}): "
               f"{build_s:.1f} s; {rows:,} rows, table+indexes {table_size}, HNSW index {index_size}")
+
+    if args.drop_os_cache:
+        try:
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        except OSError as exc:
+            raise SystemExit(f"--drop-os-cache needs root on Linux: {exc}") from exc
+        print("OS page cache dropped (PostgreSQL was started by this run: its shared_buffers hold only what the "
+              "VACUUM ANALYZE above read)")
+    if args.prewarm:
+        t0 = time.perf_counter()
+        phase, position, spent, warmed = "keys", -1, 0, 0
+        while True:
+            progress = memory_prewarm.warm(phase, position, deadline_s=60.0, spent_bytes=spent)
+            phase, position = progress.phase, progress.position
+            spent, warmed = spent + progress.bytes_read, warmed + progress.npcs
+            if progress.done:
+                break
+        found = memory_prewarm.sizes()
+        print(f"prewarm: about {spent / 2**20:,.0f} MB (primary key, {warmed:,} NPCs' vectors, rows) in "
+              f"{time.perf_counter() - t0:.1f} s, stopped: {progress.reason} in phase {phase}; shared_buffers "
+              f"{found.shared_buffers / 2**20:,.0f} MB, relations {found.total / 2**20:,.0f} MB")
 
     # retrieve() and the strategy comparison run on disjoint halves of the NPCs, so that neither finds
     # the other's pages in shared_buffers (an NPC's rows are spread over ~1,000 pages)

@@ -370,21 +370,30 @@ class Batcher:
         deadline = time.monotonic() + timeout
         while not future.done():
             if self._leader.acquire(blocking=False):
-                try:
-                    self._drain()
-                finally:
-                    self._leader.release()
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no decision within {timeout}s")
-                try:
-                    # Short waits: a batch queued just as the leader finished is picked up by the
-                    # next attempt to lead rather than waiting for a leader that has left.
-                    return future.result(timeout=min(left, 0.002))
-                except FuturesTimeout:
-                    continue
+                self._lead()
+                continue
+            # Someone leads, and it saw our batch queued before we failed to take the lead: it
+            # answers it or, having let go already, finds it in its look after letting go. So we
+            # sleep until answered (no polling: each wake-up costs GIL time the leader needs).
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no decision within {timeout}s")
+            try:
+                return future.result(timeout=left)
+            except FuturesTimeout:
+                raise TimeoutError(f"no decision within {timeout}s") from None
         return future.result()
+
+    def _lead(self) -> None:
+        """Drain while holding the lead; after letting go, look once more, so that a batch queued
+        between the last drain and the release is not left waiting for a leader that has gone."""
+        while True:
+            try:
+                self._drain()
+            finally:
+                self._leader.release()
+            if self._queue.empty() or not self._leader.acquire(blocking=False):
+                return
 
     def _drain(self) -> None:
         while True:

@@ -72,6 +72,12 @@ def _int(value: object, low: int, high: int) -> int | None:
     return value
 
 
+# The fields of a request, with the value an absent optional one takes.
+_FIELDS = {"rid": None, "mob": 0, "class": 0, "archetype": None, "pack": None, "difficulty": None, "state": None}
+# Compact state forms: payload key -> little-endian dtype of the n x 64 block.
+_PACKED_STATES = {"states_b64": "<f4", "states_f16_b64": "<f2"}
+
+
 def decode(payload: object) -> Batch:
     """Validate a decide payload. Raises PayloadError only when no reply can be sent."""
     if not isinstance(payload, dict):
@@ -80,55 +86,58 @@ def decode(payload: object) -> Batch:
     server = str(payload.get("server", ""))[:100]
     tick = payload.get("tick", 0)
     tick = tick if _int(tick, 0, UINT64_MAX) is not None else 0
-    monsters = payload.get("monsters")
+
+    def failed(code: str, message: str) -> Batch:
+        return _all_failed(payload, server, tick, reply_to, ttl, code, message)
+
     if payload.get("v", PROTOCOL_VERSION) != PROTOCOL_VERSION:
-        message = f"protocol version {payload.get('v')!r} is not supported (this farm speaks v{PROTOCOL_VERSION})"
-        return _all_failed(payload, server, tick, reply_to, ttl, "unsupported_version", message)
-    if not isinstance(monsters, list):
-        return _all_failed(payload, server, tick, reply_to, ttl, "bad_monsters", "monsters must be an array")
+        return failed("unsupported_version",
+                      f"protocol version {payload.get('v')!r} is not supported (this farm speaks v{PROTOCOL_VERSION})")
+    try:
+        raw = _raw_columns(payload)
+    except ValueError as exc:
+        return failed("bad_monsters", str(exc))
 
     errors: list[RequestError] = []
-    total = len(monsters)
+    total = len(raw["rid"])
     if total > MAX_BATCH:
-        for item in monsters[MAX_BATCH:]:
-            rid = _int(item.get("rid"), 0, UINT64_MAX) if isinstance(item, dict) else None
-            errors.append(RequestError(rid, "batch_too_large", f"a batch holds at most {MAX_BATCH} monsters"))
-        monsters = monsters[:MAX_BATCH]
+        for value in raw["rid"][MAX_BATCH:]:
+            errors.append(RequestError(_int(value, 0, UINT64_MAX), "batch_too_large",
+                                       f"a batch holds at most {MAX_BATCH} monsters"))
+        raw = {name: values[:MAX_BATCH] for name, values in raw.items()}
 
     packed = None
-    if "states_b64" in payload:
+    forms = [key for key in _PACKED_STATES if key in payload]
+    if len(forms) > 1:
+        return failed("bad_states_b64", f"send one of {', '.join(forms)}, not both")
+    if forms:
+        key, dtype = forms[0], _PACKED_STATES[forms[0]]
+        width = np.dtype(dtype).itemsize
         try:
-            raw = base64.b64decode(payload["states_b64"], validate=True)
-            if len(raw) != total * STATE_SIZE * 4:
-                raise ValueError(f"{len(raw)} bytes for {total} monsters; expected "
-                                 f"{total * STATE_SIZE * 4} (64 little-endian float32 each)")
-            packed = np.frombuffer(raw, dtype="<f4").reshape(total, STATE_SIZE)[: len(monsters)]
+            block = base64.b64decode(payload[key], validate=True)
+            if len(block) != total * STATE_SIZE * width:
+                raise ValueError(f"{len(block)} bytes for {total} monsters; expected "
+                                 f"{total * STATE_SIZE * width} (64 little-endian {np.dtype(dtype).name} each)")
+            packed = np.frombuffer(block, dtype=dtype).reshape(total, STATE_SIZE)[: len(raw["rid"])]
         except (ValueError, TypeError, binascii.Error) as exc:
-            return _all_failed(payload, server, tick, reply_to, ttl, "bad_states_b64", f"states_b64: {exc}")
+            return failed("bad_states_b64", f"{key}: {exc}")
 
-    n = len(monsters)
-    ok = np.ones(n, dtype=bool)
-    if any(not isinstance(item, dict) for item in monsters):
-        for i, item in enumerate(monsters):
-            if not isinstance(item, dict):
-                errors.append(RequestError(None, "bad_request", "each monster must be a JSON object"))
-                ok[i] = False
-        monsters = [item if isinstance(item, dict) else {} for item in monsters]
+    n = len(raw["rid"])
+    ok = raw.pop("_object")  # rows that were not JSON objects are rejected already
+    for _ in range(n - int(ok.sum())):
+        errors.append(RequestError(None, "bad_request", "each monster must be a JSON object"))
 
     # Columns first, checked with numpy; the per-request checks run only where something is off.
-    raw_rids = [item.get("rid") for item in monsters]
-    raw_mobs = [item.get("mob", 0) for item in monsters]
-    raw_classes = [item.get("class", 0) for item in monsters]
-    raw_packs = [item.get("pack", -1) for item in monsters]
-    archetypes = np.asarray([_ARCHETYPE_INDEX.get(item.get("archetype"), -1) for item in monsters], dtype=np.int8)
-    columns = (_column(raw_rids, np.uint64, 0, UINT64_MAX), _column(raw_mobs, np.int64, -(2**63), 2**63 - 1),
-               _column(raw_classes, np.int32, 0, 2**31 - 1), _column(raw_packs, np.int64, -1, 2**63 - 1))
+    raw_packs = [-1 if value is None else value for value in raw["pack"]]
+    archetypes = np.asarray([_ARCHETYPE_INDEX.get(a, -1) if type(a) is str else -1 for a in raw["archetype"]],
+                            dtype=np.int8)
+    columns = (_column(raw["rid"], np.uint64, 0, UINT64_MAX), _column(raw["mob"], np.int64, -(2**63), 2**63 - 1),
+               _column(raw["class"], np.int32, 0, 2**31 - 1), _column(raw_packs, np.int64, -1, 2**63 - 1))
     suspect = archetypes < 0
     if any(column is None for column in columns):
         suspect[:] = True
     difficulty = np.ones(n, dtype=np.float32)
-    for i, item in enumerate(monsters):
-        knob = item.get("difficulty")
+    for i, knob in enumerate(raw["difficulty"]):
         if knob is not None:
             if isinstance(knob, bool) or not isinstance(knob, int | float) or not 0.0 <= knob <= 1.0:
                 suspect[i] = True
@@ -138,8 +147,7 @@ def decode(payload: object) -> Batch:
     if packed is not None:
         states[:] = packed
     else:
-        for i, item in enumerate(monsters):
-            state = item.get("state")
+        for i, state in enumerate(raw["state"]):
             try:
                 if not isinstance(state, list) or len(state) != STATE_SIZE:
                     raise ValueError
@@ -148,15 +156,15 @@ def decode(payload: object) -> Batch:
                 suspect[i] = True
 
     for i in np.flatnonzero(ok & suspect).tolist():
-        problem = _request_problem(monsters[i], _int(raw_rids[i], 0, UINT64_MAX), packed is None)
+        problem = _request_problem({name: values[i] for name, values in raw.items()}, packed is None)
         if problem is not None:
             errors.append(problem)
             ok[i] = False
     if any(column is None for column in columns):  # rebuild leniently: bad rows are rejected anyway
-        columns = (np.array([_int(v, 0, UINT64_MAX) or 0 for v in raw_rids], np.uint64),
-                   np.array([_int(v, -(2**63), 2**63 - 1) or 0 for v in raw_mobs], np.int64),
-                   np.array([_int(v, 0, 2**31 - 1) or 0 for v in raw_classes], np.int32),
-                   np.array([_int(v, -1, 2**63 - 1) or -1 for v in raw_packs], np.int64))
+        columns = tuple(np.array([v if _int(v, low, high) is not None else default for v in values], dtype)
+                        for values, dtype, low, high, default in (
+                            (raw["rid"], np.uint64, 0, UINT64_MAX, 0), (raw["mob"], np.int64, -(2**63), 2**63 - 1, 0),
+                            (raw["class"], np.int32, 0, 2**31 - 1, 0), (raw_packs, np.int64, -1, 2**63 - 1, -1)))
     rids, mobs, classes, packs = columns
 
     states[~ok] = 0.5  # rejected already: keep them out of the value checks
@@ -174,9 +182,44 @@ def decode(payload: object) -> Batch:
                  states=np.clip(states[ok], 0.0, 1.0), pack_ids=packs[ok], difficulty=difficulty[ok], errors=errors)
 
 
+def _raw_columns(payload: dict) -> dict:
+    """The requests as one list per field, from either form: `monsters` (an object per monster) or
+    `columns` (an array per field, the faster form to write and to read). Absent optional fields
+    take their defaults; `_object` marks the rows that were JSON objects. ValueError: neither form,
+    or a malformed one."""
+    monsters, columns = payload.get("monsters"), payload.get("columns")
+    if (monsters is None) == (columns is None):
+        raise ValueError("send the requests as either monsters (an array of objects) or columns (an object of "
+                         "arrays), exactly one of them")
+    if monsters is not None:
+        if not isinstance(monsters, list):
+            raise ValueError("monsters must be an array")
+        is_object = [isinstance(item, dict) for item in monsters]
+        items = [item if good else {} for item, good in zip(monsters, is_object, strict=True)]
+        raw = {name: [item.get(name, default) for item in items] for name, default in _FIELDS.items()}
+        raw["_object"] = np.asarray(is_object, dtype=bool)
+        return raw
+    if not isinstance(columns, dict) or not isinstance(columns.get("rid"), list):
+        raise ValueError("columns must be an object whose rid (and other fields) are arrays")
+    unknown = sorted(set(columns) - set(_FIELDS))
+    if unknown:
+        raise ValueError(f"columns: unknown field(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}")
+    n = len(columns["rid"])
+    raw = {}
+    for name, default in _FIELDS.items():
+        values = columns.get(name)
+        if values is None:
+            values = [default] * n
+        elif not isinstance(values, list) or len(values) != n:
+            raise ValueError(f"columns.{name} must be an array of {n} values, one per rid")
+        raw[name] = values
+    raw["_object"] = np.ones(n, dtype=bool)
+    return raw
+
+
 def _column(values: list, dtype, low: int, high: int) -> np.ndarray | None:
     """The values as an array when every one is an integer in range, else None."""
-    if not all(type(v) is int for v in values):
+    if values and set(map(type, values)) != {int}:  # not bool, float or str: set(map()) runs in C
         return None
     try:
         array = np.asarray(values, dtype=np.int64 if dtype is not np.uint64 else np.uint64)
@@ -187,23 +230,25 @@ def _column(values: list, dtype, low: int, high: int) -> np.ndarray | None:
     return array.astype(dtype, copy=False)
 
 
-def _request_problem(item: dict, rid: int | None, json_states: bool) -> RequestError | None:
-    """The first problem of one request, in the order the documentation lists them."""
+def _request_problem(item: dict, json_states: bool) -> RequestError | None:
+    """The first problem of one request (its fields, defaults filled in), in the order the
+    documentation lists them."""
+    rid = _int(item["rid"], 0, UINT64_MAX)
     if rid is None:
         return RequestError(None, "bad_request_id", "rid must be an unsigned 64-bit integer")
-    if _ARCHETYPE_INDEX.get(item.get("archetype")) is None:
+    if type(item["archetype"]) is not str or item["archetype"] not in _ARCHETYPE_INDEX:
         return RequestError(rid, "unknown_archetype",
-                            f"archetype {item.get('archetype')!r} is not one of {', '.join(ARCHETYPES)}")
-    if _int(item.get("mob", 0), -(2**63), 2**63 - 1) is None or _int(item.get("class", 0), 0, 2**31 - 1) is None:
+                            f"archetype {item['archetype']!r} is not one of {', '.join(ARCHETYPES)}")
+    if _int(item["mob"], -(2**63), 2**63 - 1) is None or _int(item["class"], 0, 2**31 - 1) is None:
         return RequestError(rid, "bad_request", "mob must be a 64-bit and class a 32-bit integer")
-    pack = item.get("pack")
+    pack = item["pack"]
     if pack is not None and _int(pack, 0, 2**63 - 1) is None:
         return RequestError(rid, "bad_request", "pack must be a non-negative integer or absent")
-    knob = item.get("difficulty", 1.0)
+    knob = 1.0 if item["difficulty"] is None else item["difficulty"]
     if isinstance(knob, bool) or not isinstance(knob, int | float) or not 0.0 <= knob <= 1.0:
         return RequestError(rid, "bad_difficulty", "difficulty must be a number in 0..1")
     if json_states:
-        state = item.get("state")
+        state = item["state"]
         if not isinstance(state, list) or len(state) != STATE_SIZE:
             got = len(state) if isinstance(state, list) else type(state).__name__
             return RequestError(rid, "bad_state_length", f"state must hold {STATE_SIZE} numbers, got {got}")
@@ -215,8 +260,14 @@ def _request_problem(item: dict, rid: int | None, json_states: bool) -> RequestE
 
 
 def _all_failed(payload: dict, server: str, tick: int, reply_to: str, ttl: int, code: str, message: str) -> Batch:
-    monsters = payload.get("monsters") if isinstance(payload.get("monsters"), list) else []
-    rids = [_int(m.get("rid"), 0, UINT64_MAX) if isinstance(m, dict) else None for m in monsters] or [None]
+    monsters, columns = payload.get("monsters"), payload.get("columns")
+    if isinstance(monsters, list):
+        found = [m.get("rid") if isinstance(m, dict) else None for m in monsters]
+    elif isinstance(columns, dict) and isinstance(columns.get("rid"), list):
+        found = columns["rid"]
+    else:
+        found = []
+    rids = [_int(rid, 0, UINT64_MAX) for rid in found] or [None]
     empty = np.zeros(0)
     return Batch(server=server, tick=tick, reply_to=reply_to, reply_ttl_s=ttl,
                  request_ids=empty.astype(np.uint64), mob_ids=empty.astype(np.int64),

@@ -40,15 +40,21 @@ def build_message(
     priority: int = 0,
     time_limit: tuple[float | None, float | None] = (None, None),
     origin: str = "reference-producer",
+    ignore_result: bool = False,
+    body_encoding: str | None = "base64",
 ) -> dict:
     """A complete protocol v2 envelope. Every task argument must be sent: Python-side defaults are
-    not part of the message. ``time_limit`` is (hard, soft), as Celery's header is."""
+    not part of the message. ``time_limit`` is (hard, soft), as Celery's header is. ``ignore_result``:
+    the worker stores no success result (the header overrides the task's own setting).
+    ``body_encoding`` None: the body is the JSON text itself rather than base64 of it."""
     task_id = task_id or str(uuid.uuid4())
     args = list(args or [])
     kwargs = dict(kwargs or {})
-    body = json.dumps([args, kwargs, EMBED], separators=(",", ":")).encode("utf-8")
-    return {
-        "body": base64.b64encode(body).decode("ascii"),
+    if body_encoding not in ("base64", None):
+        raise ValueError("body_encoding must be 'base64' or None")
+    body = json.dumps([args, kwargs, EMBED], separators=(",", ":"))
+    message = {
+        "body": base64.b64encode(body.encode("utf-8")).decode("ascii") if body_encoding else body,
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": {
@@ -67,7 +73,7 @@ def build_message(
             "argsrepr": repr(args)[:200],
             "kwargsrepr": repr(kwargs)[:200],
             "origin": origin,
-            "ignore_result": False,
+            "ignore_result": ignore_result,
         },
         "properties": {
             "correlation_id": task_id,
@@ -79,6 +85,19 @@ def build_message(
             "delivery_tag": str(uuid.uuid4()),
         },
     }
+    if body_encoding is None:
+        del message["properties"]["body_encoding"]
+    return message
+
+
+def decode_body(message: dict) -> object:
+    """The body's JSON value: base64 of the JSON text, or the JSON text itself when the message has
+    no body_encoding (what kombu does with either)."""
+    raw = message.get("body", "")
+    props = message.get("properties")
+    if isinstance(props, dict) and props.get("body_encoding") == "base64":
+        raw = base64.b64decode(raw, validate=True)
+    return json.loads(raw)
 
 
 def encode(message: dict) -> bytes:
@@ -116,8 +135,9 @@ def problems(raw: bytes | str | dict) -> list[str]:
     info = props.get("delivery_info")
     if not isinstance(info, dict) or "exchange" not in info or not info.get("routing_key"):
         found.append('properties.delivery_info must hold "exchange" ("") and "routing_key" (the queue name)')
-    if props.get("body_encoding") != "base64":
-        found.append('properties.body_encoding must be "base64"')
+    encoding = props.get("body_encoding")
+    if encoding not in ("base64", None):
+        found.append('properties.body_encoding must be "base64", or absent when body is the JSON text itself')
     if message.get("content-type") != "application/json":
         found.append('content-type must be "application/json" (the workers accept JSON only)')
     timelimit = headers.get("timelimit", [None, None])
@@ -127,9 +147,10 @@ def problems(raw: bytes | str | dict) -> list[str]:
     if not isinstance(priority, int) or not 0 <= priority <= 9:
         found.append("properties.priority must be an integer 0..9")
     try:
-        body = json.loads(base64.b64decode(message.get("body", ""), validate=True))
+        body = decode_body(message)
     except (ValueError, TypeError) as exc:
-        found.append(f"body is not base64 of JSON: {exc}")
+        found.append(f"body is not base64 of JSON: {exc}" if encoding == "base64" else
+                     f"body is not JSON text (without body_encoding the body is the JSON itself): {exc}")
     else:
         if not (isinstance(body, list) and len(body) == 3 and isinstance(body[0], list)
                 and isinstance(body[1], dict) and isinstance(body[2], dict)):

@@ -95,7 +95,7 @@ class MapServer(threading.Thread):
     """One simulated map server: a MapSimulation, a Redis connection, a reply key."""
 
     def __init__(self, name: str, url: str, monsters: int, tick_s: float, stop: threading.Event, *,
-                 compact: bool = True, seed: int = 0, reply_timeout_s: float = 2.0):
+                 form: client.WireForm = client.FORMS["fast"], seed: int = 0, reply_timeout_s: float = 2.0):
         super().__init__(name=f"mapserver-{name}", daemon=True)
         self.server = name
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
@@ -103,7 +103,7 @@ class MapServer(threading.Thread):
         self.n = monsters
         self.tick_s = tick_s
         self.stop = stop
-        self.compact = compact
+        self.form = form
         self.reply_timeout_s = reply_timeout_s
         self.reply_to = REPLY_KEY.format(server=name)
         self.totals = Totals()
@@ -161,8 +161,8 @@ class MapServer(threading.Thread):
         payload = client.decide_payload(
             server=self.server, tick=self.tick, reply_to=self.reply_to, request_ids=range(base, base + self.n),
             mob_ids=sim.mob_ids, class_ids=sim.class_ids, archetypes=sim.archetypes, states=sim.states(),
-            packs=sim.packs, compact=self.compact)
-        message = client.decide_message(payload)
+            packs=sim.packs, state_form=self.form.state_form, layout=self.form.layout)
+        message = client.decide_message(payload, raw_body=self.form.raw_body)
         self._pending[self.tick] = time.perf_counter()
         self.client.lpush(client.QUEUE, message)
         with self._lock:
@@ -241,20 +241,22 @@ def check_limits(*, servers: int, monsters: int, tick_ms: float) -> float:
 
 
 def run(*, url: str, servers: int, monsters: int, tick_ms: float = 100.0, duration_s: float = 0.0,
-        compact: bool = True, seed: int = 0, reply_timeout_s: float = 2.0, report: Callable[[str], None] = print,
+        form: str = "fast", seed: int = 0, reply_timeout_s: float = 2.0, report: Callable[[str], None] = print,
         stop: threading.Event | None = None) -> Totals:
     """Run the map servers; report one line per second and a summary; return the totals.
     duration_s 0 runs until `stop` is set (the command sets it on SIGINT/SIGTERM)."""
     rate = check_limits(servers=servers, monsters=monsters, tick_ms=tick_ms)
+    if form not in client.FORMS:
+        raise ValueError(f"--form must be one of {', '.join(client.FORMS)}")
     if duration_s < 0 or not 0.05 <= reply_timeout_s <= 60:
         raise ValueError("--duration must be >= 0 and --reply-timeout 0.05..60 s")
     stop = stop or threading.Event()
     run_id = uuid.uuid4().hex[:6]
-    maps = [MapServer(f"sim{i + 1}-{run_id}", url, monsters, tick_ms / 1000, stop, compact=compact, seed=seed + i,
-                      reply_timeout_s=reply_timeout_s) for i in range(servers)]
+    maps = [MapServer(f"sim{i + 1}-{run_id}", url, monsters, tick_ms / 1000, stop, form=client.FORMS[form],
+                      seed=seed + i, reply_timeout_s=reply_timeout_s) for i in range(servers)]
     redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).ping()  # fail early and clearly
     report(f"{servers} map server(s) x {monsters} monsters every {tick_ms:g} ms: {rate:,.0f} decisions/s offered, "
-           f"{'compact' if compact else 'JSON'} states, replies on {REPLY_KEY.format(server='sim<i>-' + run_id)}")
+           f"{form} wire form, replies on {REPLY_KEY.format(server='sim<i>-' + run_id)}")
     for m in maps:
         m.start()
     total = Totals()

@@ -4,6 +4,7 @@ its decisions back from a real gpu worker (threads pool, as in the Procfile)."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -27,18 +28,20 @@ def gpu_worker(worker_env, tmp_path):
     worker.stop()
 
 
-def tick_payload(n: int, reply_to: str, seed: int = 0, compact: bool = True) -> dict:
+def tick_payload(n: int, reply_to: str, seed: int = 0, state_form: str = "f32", layout: str = "rows") -> dict:
     rng = np.random.default_rng(seed)
     states = rng.random((n, STATE_SIZE), dtype=np.float32)
     return client.decide_payload(server="map-1", tick=7, reply_to=reply_to, request_ids=range(1000, 1000 + n),
                                  mob_ids=range(n), class_ids=[1002] * n,
-                                 archetypes=[ARCHETYPES[i % 6] for i in range(n)], states=states, compact=compact)
+                                 archetypes=[ARCHETYPES[i % 6] for i in range(n)], states=states,
+                                 state_form=state_form, layout=layout)
 
 
-@pytest.mark.parametrize("compact", [True, False])
-def test_a_tick_gets_its_decisions_back(gpu_worker, broker, compact):
-    payload = tick_payload(60, "replies:map-1", compact=compact)
-    client.push(broker, payload)
+@pytest.mark.parametrize("form", client.FORMS)
+def test_a_tick_gets_its_decisions_back(gpu_worker, broker, form):
+    wire = client.FORMS[form]
+    payload = tick_payload(60, "replies:map-1", state_form=wire.state_form, layout=wire.layout)
+    broker.lpush(client.QUEUE, client.decide_message(payload, raw_body=wire.raw_body))
     reply = client.read_reply(broker, "replies:map-1", timeout=20)
     assert reply is not None, gpu_worker.log_tail(80)
     assert reply["tick"] == 7 and reply["errors"] == []
@@ -52,13 +55,15 @@ def test_a_tick_gets_its_decisions_back(gpu_worker, broker, compact):
         else:  # no model for this archetype: the rules answer
             assert d["level"] == 4 and d["conf"] is None and d["model"] == "rules"
     assert broker.ttl("replies:map-1") == -2 or broker.ttl("replies:map-1") <= 10
+    # no INFO line per message on the gpu queue (Celery's "Task aiworld.mobs.decide[<id>] received")
+    assert "aiworld.mobs.decide[" not in gpu_worker.log_tail(400)
 
 
 def test_bad_requests_get_error_entries_the_rest_is_answered_and_the_message_is_dead_lettered(gpu_worker, broker):
     from aiworld.models import DeadLetter
     from tests.support.processes import wait_for
 
-    payload = tick_payload(5, "replies:bad", compact=False)
+    payload = tick_payload(5, "replies:bad", state_form="json")
     payload["monsters"][0]["state"] = payload["monsters"][0]["state"][:63]
     payload["monsters"][1]["state"][2] = float("nan")
     payload["monsters"][2]["archetype"] = "dragon"
@@ -96,6 +101,20 @@ def test_a_batch_without_reply_key_leaves_its_error_in_the_result_backend(gpu_wo
     assert gpu_worker.alive()
 
 
+def test_a_decision_stores_no_result_even_when_the_header_asks_for_one(gpu_worker, broker):
+    # the reply key is the result; storing one per tick costs three Redis round trips nobody reads
+    message = json.loads(client.decide_message(tick_payload(4, "replies:meta")))
+    assert message["headers"]["ignore_result"] is True  # what our producer and docs/protocol.md send
+    message["headers"]["ignore_result"] = False  # what a map server copying the echo example sends
+    task_id = message["headers"]["id"]
+    broker.lpush("gpu", json.dumps(message))
+    reply = client.read_reply(broker, "replies:meta", timeout=20)
+    assert reply is not None and len(reply["decisions"]) == 4, gpu_worker.log_tail(80)
+    # the reply is pushed inside the task: give the tracer time to (not) store its result
+    time.sleep(0.5)
+    assert broker.get(f"celery-task-meta-{task_id}") is None
+
+
 def test_gm_forced_level_and_a_new_version_reach_the_running_worker(gpu_worker, broker, tmp_path):
     from aiworld.services import registry
 
@@ -129,7 +148,7 @@ def test_check_message_command_explains_problems(tmp_path):
 
     good = tmp_path / "good.json"
     good.write_bytes(client.decide_message(tick_payload(3, "r")))
-    bad_payload = tick_payload(2, "r", compact=False)
+    bad_payload = tick_payload(2, "r", state_form="json")
     bad_payload["monsters"][1]["state"] = [0.5] * 10
     message = json.loads(client.decide_message(bad_payload))
     del message["properties"]["delivery_tag"]
@@ -137,7 +156,11 @@ def test_check_message_command_explains_problems(tmp_path):
     bad.write_text(json.dumps(message))
     run = [sys.executable, "manage.py", "check_message"]
     ok = subprocess.run(run + [str(good)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0 and "message OK" in ok.stdout
+    assert ok.returncode == 0 and "message OK" in ok.stdout and "faster to send" in ok.stdout
+    fast = tmp_path / "fast.json"
+    fast.write_bytes(client.decide_message(tick_payload(3, "r", state_form="f16", layout="columns"), raw_body=True))
+    ok = subprocess.run(run + [str(fast)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "3 valid request(s)" in ok.stdout and "faster to send" not in ok.stdout
     result = subprocess.run(run + [str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "delivery_tag" in result.stdout and "silently" in result.stdout
     message["properties"]["delivery_tag"] = "x"

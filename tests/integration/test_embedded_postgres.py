@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 GIB = 2**30
 
 
-@pytest.mark.parametrize(("ram_gib", "expected"), [(0.25, "128MB"), (4, "1024MB"), (24, "2048MB")])
+@pytest.mark.parametrize(("ram_gib", "expected"), [(0.25, "128MB"), (4, "1024MB"), (8, "2048MB"), (24, "4096MB")])
 def test_a_quarter_of_ram_between_128_mb_and_2_gb(monkeypatch, ram_gib, expected):
     monkeypatch.delenv(SHARED_BUFFERS_ENV, raising=False)
     monkeypatch.setattr(embedded.psutil, "virtual_memory", lambda: SimpleNamespace(total=int(ram_gib * GIB)))

@@ -24,7 +24,10 @@ def database_url_for(db_name: str) -> str:
 
 def subprocess_env(**overrides: str) -> dict[str, str]:
     environ = dict(os.environ)
-    environ.update(DJANGO_SETTINGS_MODULE="aiworld.settings", PYTHONUNBUFFERED="1", AIWORLD_ENV="test")
+    # AIWORLD_MEMORY_PREWARM off: a cpu worker would enqueue a task of its own at start; the prewarm
+    # test turns it on
+    environ.update(DJANGO_SETTINGS_MODULE="aiworld.settings", PYTHONUNBUFFERED="1", AIWORLD_ENV="test",
+                   AIWORLD_MEMORY_PREWARM="0")
     environ.update(overrides)
     return environ
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,6 @@ def test_l2_cache_answers_repeated_states(model_files):
 
 
 def test_batcher_merges_messages_that_queue_up(model_files):
-    from concurrent.futures import ThreadPoolExecutor
 
     engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
     entered, gate = threading.Event(), threading.Event()
@@ -193,6 +193,37 @@ def test_batcher_merges_messages_that_queue_up(model_files):
     assert all(len(a) == 12 for a in answers)
     assert batcher.merged_passes >= 1  # the four that queued behind the leader ran as one pass
     assert engine.stats.batches == 2
+
+
+def test_a_batch_queued_as_the_leader_lets_go_is_still_answered():
+    # Followers sleep until answered (no polling). Force the narrow race: a batch is queued after
+    # the leader's last look at the queue and before it lets go; its own look after letting go
+    # must find it, or the follower waits out its timeout.
+    class Echo:
+        def decide(self, batches):
+            return [[b] for b in batches]
+
+    class RacingBatcher(Batcher):
+        raced = False
+
+        def _drain(self):
+            super()._drain()
+            if not self.raced:  # the first leader, queue empty: let a follower queue now
+                self.raced = True
+                started.set()
+                deadline = time.monotonic() + 5
+                while self._queue.empty() and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                time.sleep(0.05)  # the follower fails to take the lead and goes to sleep
+
+    started = threading.Event()
+    batcher = RacingBatcher(Echo())
+    with ThreadPoolExecutor(2) as pool:
+        leader = pool.submit(batcher.decide, "first", 2)
+        assert started.wait(5)
+        follower = pool.submit(batcher.decide, "second", 2)
+        assert leader.result(5) == ["first"]
+        assert follower.result(5) == ["second"]  # TimeoutError here if it was left behind
 
 
 def test_batcher_runs_alone_in_the_calling_thread(model_files):

@@ -6,7 +6,15 @@ import json
 import pytest
 
 import celeryconfig
-from aiworld.protocol.envelope import PRIORITY_SEP, PRIORITY_STEPS, build_message, encode, problems, queue_key
+from aiworld.protocol.envelope import (
+    PRIORITY_SEP,
+    PRIORITY_STEPS,
+    build_message,
+    decode_body,
+    encode,
+    problems,
+    queue_key,
+)
 
 
 def test_constants_match_celeryconfig():
@@ -36,6 +44,17 @@ def test_built_message_is_valid_and_carries_every_argument():
     assert message["headers"]["id"] == message["properties"]["correlation_id"]
 
 
+def test_a_body_without_body_encoding_is_the_json_text_itself():
+    message = build_message("aiworld.ops.echo", [{"a": "quoted \"text\""}], {}, queue="cpu", body_encoding=None)
+    assert "body_encoding" not in message["properties"] and message["body"].startswith('[[{"a"')
+    assert problems(encode(message)) == []
+    assert decode_body(json.loads(encode(message)))[0] == [{"a": 'quoted "text"'}]
+    message["body"] = base64.b64encode(message["body"].encode()).decode()  # base64 without saying so
+    assert any("JSON text" in problem for problem in problems(message))
+    message["properties"]["body_encoding"] = "gzip"
+    assert any("body_encoding" in problem for problem in problems(message))
+
+
 def test_missing_delivery_tag_is_named_as_the_silent_loss_pitfall():
     message = build_message("aiworld.ops.echo", [{}], {}, queue="cpu")
     del message["properties"]["delivery_tag"]
@@ -59,6 +78,12 @@ def test_problems_are_explained(mutate, fragment):
     message = build_message("aiworld.ops.echo", [{}], {}, queue="cpu")
     mutate(message)
     assert any(fragment in problem for problem in problems(message))
+
+
+def test_properties_that_are_not_an_object_are_a_problem_not_a_crash():
+    message = build_message("aiworld.ops.echo", [{}], {}, queue="cpu")
+    message["properties"] = "oops"
+    assert any("properties missing" in problem for problem in problems(message))
 
 
 def test_not_json():

@@ -11,11 +11,11 @@ from aiworld.mobs.state import ARCHETYPES, LAYOUT, STATE_SIZE
 from aiworld.tasks.base import PayloadError
 
 
-def payload(n=4, compact=True, **overrides):
-    states = np.full((n, STATE_SIZE), 0.5, np.float32)
+def payload(n=4, state_form="f32", layout="rows", states=None, **overrides):
+    states = np.full((n, STATE_SIZE), 0.5, np.float32) if states is None else states
     body = client.decide_payload(server="m1", tick=3, reply_to="r", request_ids=range(10, 10 + n), mob_ids=range(n),
                                  class_ids=[1002] * n, archetypes=[ARCHETYPES[i % 6] for i in range(n)],
-                                 states=states, compact=compact)
+                                 states=states, state_form=state_form, layout=layout)
     body.update(overrides)
     return body
 
@@ -24,12 +24,75 @@ def codes(batch):
     return {(e.rid, e.code) for e in batch.errors}
 
 
-@pytest.mark.parametrize("compact", [True, False])
-def test_valid_batch(compact):
-    batch = decode(payload(compact=compact))
+@pytest.mark.parametrize("layout", client.LAYOUTS)
+@pytest.mark.parametrize("state_form", client.STATE_FORMS)
+def test_valid_batch_in_every_form(state_form, layout):
+    states = np.random.default_rng(0).random((4, STATE_SIZE), dtype=np.float32)
+    batch = decode(payload(state_form=state_form, layout=layout, states=states))
     assert len(batch) == 4 and batch.errors == []
-    assert batch.request_ids.tolist() == [10, 11, 12, 13]
-    assert batch.states.shape == (4, 64) and float(batch.states[0, 0]) == 0.5
+    assert batch.request_ids.tolist() == [10, 11, 12, 13] and batch.mob_ids.tolist() == [0, 1, 2, 3]
+    assert batch.archetype_ids.tolist() == [0, 1, 2, 3] and batch.class_ids.tolist() == [1002] * 4
+    # float16 keeps 11 significant bits: within 2.5e-4 on [0, 1]
+    assert np.allclose(batch.states, states, rtol=0, atol=2.5e-4 if state_form == "f16" else 0)
+
+
+def test_the_two_layouts_decode_to_the_same_batch():
+    kwargs = dict(server="m", tick=1, reply_to="r", request_ids=[5, 6, 7], mob_ids=[1, 2, 3], class_ids=[9, 9, 9],
+                  archetypes=["mage", "tank", "mage"], states=np.full((3, 64), 0.25, np.float32),
+                  packs=[4, None, 0], difficulty=[1.0, 0.5, 0.0])
+    rows = decode(client.decide_payload(**kwargs, layout="rows"))
+    columns = decode(client.decide_payload(**kwargs, layout="columns"))
+    for name in ("request_ids", "mob_ids", "class_ids", "archetype_ids", "states", "pack_ids", "difficulty"):
+        assert np.array_equal(getattr(rows, name), getattr(columns, name)), name
+    assert columns.pack_ids.tolist() == [4, -1, 0]  # pack 0 is a pack, null is none
+
+
+def test_bad_values_in_columns_are_rejected_one_by_one():
+    body = payload(n=6, layout="columns")
+    columns = body["columns"]
+    columns["rid"][0] = -3
+    columns["archetype"][1] = "dragon"
+    columns["archetype"][2] = ["not", "hashable"]
+    columns["class"][3] = "x"
+    columns["difficulty"] = [1, 1, 1, 1, 1.5, 0.5]
+    batch = decode(body)
+    assert codes(batch) == {(None, "bad_request_id"), (11, "unknown_archetype"), (12, "unknown_archetype"),
+                            (13, "bad_request"), (14, "bad_difficulty")}
+    assert batch.request_ids.tolist() == [15] and batch.difficulty.tolist() == [0.5]
+
+
+@pytest.mark.parametrize(("columns", "fragment"), [
+    ({"rid": [1, 2], "mob": [1]}, "columns.mob must be an array of 2"),
+    ({"rid": [1], "hp": [3]}, "unknown field(s) hp"),
+    ({"mob": [1]}, "rid"),
+    ([1, 2], "rid"),
+])
+def test_malformed_columns_answer_every_request_with_bad_monsters(columns, fragment):
+    body = payload(n=1, layout="columns")
+    body["columns"] = columns
+    batch = decode(body)
+    assert len(batch) == 0 and {e.code for e in batch.errors} == {"bad_monsters"}
+    assert fragment in batch.errors[0].message
+
+
+def test_a_batch_sends_exactly_one_layout_and_one_state_block():
+    both = payload(n=2, layout="columns")
+    both["monsters"] = [{"rid": 1}]
+    assert {e.code for e in decode(both).errors} == {"bad_monsters"}
+    two_blocks = payload(n=2, state_form="f16")
+    two_blocks["states_b64"] = payload(n=2)["states_b64"]
+    assert {e.code for e in decode(two_blocks).errors} == {"bad_states_b64"}
+
+
+def test_half_precision_states_are_checked_like_the_others():
+    raw = np.full((2, 64), 0.5, "<f2")
+    raw[1, 3] = np.inf
+    body = payload(n=2, state_form="f16")
+    body["states_f16_b64"] = base64.b64encode(raw.tobytes()).decode()
+    batch = decode(body)
+    assert codes(batch) == {(11, "non_finite_state")} and batch.request_ids.tolist() == [10]
+    body["states_f16_b64"] = base64.b64encode(raw.astype("<f4").tobytes()).decode()  # float32 under the f16 key
+    assert {e.code for e in decode(body).errors} == {"bad_states_b64"}
 
 
 def test_compact_states_are_little_endian_float32():
@@ -40,7 +103,7 @@ def test_compact_states_are_little_endian_float32():
 
 
 def test_bad_requests_are_rejected_one_by_one():
-    body = payload(n=6, compact=False)
+    body = payload(n=6, state_form="json")
     monsters = body["monsters"]
     monsters[0]["state"] = monsters[0]["state"][:63]
     monsters[1]["state"][5] = float("nan")

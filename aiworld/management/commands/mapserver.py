@@ -25,10 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--monsters", type=int, default=100, help="monsters per map (one message per tick)")
         parser.add_argument("--tick-ms", type=float, default=100.0, help="AI tick; rAthena thinks every 100 ms")
         parser.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C / SIGTERM")
-        form = parser.add_mutually_exclusive_group()
-        form.add_argument("--compact", dest="compact", action="store_true", default=True,
-                          help="states as one base64 block of float32 (default; what production uses)")
-        form.add_argument("--json", dest="compact", action="store_false", help="states as JSON arrays")
+        parser.add_argument("--form", choices=("fast", "compact", "json"), default="fast",
+                            help="wire form (docs/protocol.md §5): fast = columns, float16 states, body as JSON "
+                                 "text (default; recommended); compact = an object per monster and float32 states; "
+                                 "json = states as JSON arrays")
         parser.add_argument("--url", default=None, help="Redis URL of the broker (default: the farm's BROKER_URL)")
         parser.add_argument("--seed", type=int, default=0, help="simulation seed of the first map (then +1 each)")
         parser.add_argument("--reply-timeout", type=float, default=2.0,
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         try:
             mapserver.run(url=options["url"] or app.conf.broker_url, servers=options["servers"],
                           monsters=options["monsters"], tick_ms=options["tick_ms"], duration_s=options["duration"],
-                          compact=options["compact"], seed=options["seed"], reply_timeout_s=options["reply_timeout"],
+                          form=options["form"], seed=options["seed"], reply_timeout_s=options["reply_timeout"],
                           report=lambda text: self.stdout.write(text), stop=stop)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
