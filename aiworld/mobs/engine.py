@@ -179,12 +179,12 @@ class Engine:
         if level == 5:
             return RunResult(np.full(n, Action.TRADITIONAL_AI, np.int16), np.full(n, np.nan, np.float32),
                              np.full(n, 5, np.int8), ["traditional"] * len(ARCHETYPES))
-        actions = rules.decide(states, archetype_ids)
         confidence = np.full(n, np.nan, np.float32)
         levels = np.full(n, 4, np.int8)
-        result = RunResult(actions, confidence, levels, labels)
         if level == 4 or n == 0:
-            return result
+            return RunResult(rules.decide(states, archetype_ids), confidence, levels, labels)
+        actions = np.empty(n, np.int16)  # the models' answers, then the rules' for every row left at 4
+        result = RunResult(actions, confidence, levels, labels)
         # L1 is kept only while a temporal model is loaded: it costs a dict update per monster
         history = self.memory.update(mob_ids, states) if self._temporal_paths else None
         providers = self.devices.providers(level)
@@ -200,10 +200,13 @@ class Engine:
             except Exception as exc:
                 result.error = True
                 log.error("level %s inference failed for %s (%s rows): %s", level, archetype, len(rows), exc)
-                continue  # those rows keep the rules' answer
+                continue  # the rules answer those rows below
             actions[rows], confidence[rows] = answer
             levels[rows] = level
             labels[a] = "+".join(spec.label for spec in specs) + f"/{specs[0].precision}"
+        by_rules = np.flatnonzero(levels == 4)  # no model for the archetype, or its run failed
+        if len(by_rules):
+            actions[by_rules] = rules.decide(states[by_rules], archetype_ids[by_rules])
         return result
 
     def _answer_rows(self, archetype, level, specs, providers, states, history, result):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aiworld.mobs import client
+from aiworld.mobs import client, rules
 from aiworld.mobs.caches import LocalCache
 from aiworld.mobs.devices import CPU, Devices
 from aiworld.mobs.engine import Batcher, Engine
@@ -62,6 +62,9 @@ def test_level_3_runs_the_int8_model_and_rules_cover_archetypes_without_one(mode
     ml, ruled = decisions[:10], decisions[10:]
     assert all(d["level"] == 3 and d["model"] == "combat_dqn:1/int8" and 0 < d["conf"] <= 1 for d in ml)
     assert all(d["level"] == 4 and d["model"] == "rules" and d["conf"] is None for d in ruled)
+    # the rules' own answers for those rows (the engine runs the rules only on rows no model answered)
+    b = batch()
+    assert [d["action"] for d in ruled] == rules.decide(b.states[10:], b.archetype_ids[10:]).tolist()
 
 
 def test_confidence_is_the_models_softmax_probability(model_files):
@@ -119,9 +122,11 @@ def test_a_broken_model_is_answered_by_rules_and_degrades_after_three_batches(mo
     bad.write_bytes(b"corrupted after registration")
     del broken
     engine = Engine(snapshot(group), devices=cpu_only())
+    b = batch()
     for _ in range(3):
-        [decisions] = engine.decide([batch()])
+        [decisions] = engine.decide([b])
         assert {d["level"] for d in decisions} == {4}  # answered, by the rules
+        assert [d["action"] for d in decisions] == rules.decide(b.states, b.archetype_ids).tolist()
     assert engine.controller.level == 4
     assert "3 bad batches" in engine.controller.transitions[-1].reason
 
