@@ -30,23 +30,19 @@ def _queue_names(queues: object) -> set[str]:
 
 
 _worker_queues: set[str] = set()
-PREWARM_CLAIM_KEY = "aiworld:memory:prewarm:claimed"
-PREWARM_CLAIM_S = 600  # one prewarm per farm start, however many cpu workers start together
 
 
 @signals.worker_ready.connect
 def _prewarm_npc_memory(**_: object) -> None:
-    """The first cpu worker up after a start enqueues the NPC memory prewarm (aiworld.npc.memory_prewarm):
-    retrieval after a restart would otherwise read every index page from disk."""
+    """A cpu worker that starts enqueues the NPC memory prewarm (aiworld.npc.memory_prewarm): after a
+    restart of PostgreSQL, retrieval would otherwise read every page from disk. The task itself runs
+    once per PostgreSQL start, however many workers start or restart."""
     from aiworld import env
 
     if "cpu" not in _worker_queues or not env.get_bool("AIWORLD_MEMORY_PREWARM", True):
         return
     try:
-        import redis
-
-        if redis.Redis.from_url(app.conf.broker_url).set(PREWARM_CLAIM_KEY, "1", nx=True, ex=PREWARM_CLAIM_S):
-            app.send_task("aiworld.npc.memory_prewarm")
+        app.send_task("aiworld.npc.memory_prewarm")
     except Exception as exc:  # a convenience: never keep a worker from starting
         log.warning("NPC memory prewarm not enqueued: %s", exc)
 

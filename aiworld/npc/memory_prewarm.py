@@ -57,6 +57,21 @@ class Sizes:
         return self.keys + self.vectors + self.rows
 
 
+CLAIM_KEY = "aiworld:memory:prewarm:{started}"
+CLAIM_S = 7 * 24 * 3600
+
+
+def claim_for_this_server_start() -> bool:
+    """True for the first caller since PostgreSQL started (its shared_buffers were empty then):
+    the workers' automatic prewarm runs once per server start, not once per worker start."""
+    from aiworld.services import kv
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM pg_postmaster_start_time())")
+        started = int(cursor.fetchone()[0])
+    return bool(kv.client().set(CLAIM_KEY.format(started=started), "1", nx=True, ex=CLAIM_S))
+
+
 def sizes() -> Sizes | None:
     """Relation sizes as PostgreSQL reports them; None when memory_npc_vectors does not exist."""
     table = Memory._meta.db_table

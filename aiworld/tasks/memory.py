@@ -28,6 +28,8 @@ def prewarm(self, phase: str = "keys", position: int = -1, spent_bytes: int = 0)
     for name, value, low in (("position", position, -1), ("spent_bytes", spent_bytes, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise PayloadError("bad_argument", f"{name} must be an integer >= {low}, got {value!r}")
+    if (phase, position, spent_bytes) == ("keys", -1, 0) and not memory_prewarm.claim_for_this_server_start():
+        return {"done": True, "reason": "already warmed since PostgreSQL started"}
     progress = memory_prewarm.warm(phase, position, deadline_s=PREWARM_STEP_S, spent_bytes=spent_bytes)
     if not progress.done:
         prewarm.apply_async(kwargs={"phase": progress.phase, "position": progress.position,

@@ -16,8 +16,8 @@ from aiworld.tasks.base import IdempotentTask
 class DecideRequest(Request):
     """A decide message never stores a success result, whatever its `ignore_result` header says
     (Celery lets the header override the task; a map server copying an echo example sends false).
-    Storing one is a GET, a SET and a PUBLISH per tick that nobody reads: measured as a third of
-    the worker threads' samples at 10,000 decisions/s (docs/benchmarks.md)."""
+    Storing one is a GET, a SET and a PUBLISH per tick that nobody reads: measured at about a fifth
+    of the pool threads' samples at 10,000 decisions/s (docs/benchmarks.md)."""
 
     def __init__(self, message, **kwargs):
         super().__init__(message, **kwargs)
