@@ -101,6 +101,21 @@ def test_a_batch_without_reply_key_leaves_its_error_in_the_result_backend(gpu_wo
     assert gpu_worker.alive()
 
 
+def test_the_byte_exact_fast_form_example_in_docs_protocol_runs_as_written(gpu_worker, broker):
+    from aiworld.env import PROJECT_ROOT
+    from aiworld.protocol.envelope import problems
+
+    text = (PROJECT_ROOT / "docs" / "protocol.md").read_text()
+    example = text.split("<!-- example:decide-fast -->", 1)[1].split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert problems(example) == []
+    broker.delete("aiworld:replies:example")
+    broker.lpush("gpu", example.encode())
+    reply = client.read_reply(broker, "aiworld:replies:example", timeout=20)
+    assert reply is not None, gpu_worker.log_tail(80)
+    assert reply["task_id"] == "7c9e6679-7425-40de-944b-e07fc1f90ae7" and reply["errors"] == []
+    assert [(d["rid"], d["level"]) for d in reply["decisions"]] == [(1, 3), (2, 4)]  # mage has no model here
+
+
 def test_a_decision_stores_no_result_even_when_the_header_asks_for_one(gpu_worker, broker):
     # the reply key is the result; storing one per tick costs three Redis round trips nobody reads
     message = json.loads(client.decide_message(tick_payload(4, "replies:meta")))
