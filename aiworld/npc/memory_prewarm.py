@@ -87,6 +87,9 @@ def sizes() -> Sizes | None:
             "(SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass)",
             [table, INDEX, table, table])
         keys, vectors, rows, buffers, memories = cursor.fetchone()
+        if not memories:  # never analysed yet (a new table): count, which is cheap while it is small
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            memories = cursor.fetchone()[0]
     return Sizes(int(keys or 0), int(vectors), int(rows), int(buffers), int(memories))
 
 

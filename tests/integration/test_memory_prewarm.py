@@ -68,6 +68,21 @@ def test_warm_goes_through_the_phases_and_stops_at_the_deadline_and_the_budget(n
         memory_prewarm.warm("everything")
 
 
+def test_a_table_never_analysed_is_counted_so_the_estimates_hold():
+    import numpy as np
+
+    from aiworld.npc.embeddings import EMBEDDING_DIM
+
+    npc = NPC.objects.create(game_id=7100, name="Fresh")
+    with memory_prewarm.connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Memory._meta.db_table}")  # statistics gone: reltuples -1
+    Memory.objects.bulk_create([Memory(npc=npc, text=f"m {i}", embedding=np.full(EMBEDDING_DIM, 0.1, np.float32))
+                                for i in range(30)])
+    assert memory_prewarm.sizes().memories == 30
+    done = memory_prewarm.warm()
+    assert done.reason == "finished" and done.npcs == 1
+
+
 def test_the_command_reports_what_it_read(npcs):
     from aiworld.env import PROJECT_ROOT
     from tests.support.processes import database_url_for, subprocess_env
