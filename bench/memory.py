@@ -315,17 +315,11 @@ def main() -> None:
               "VACUUM ANALYZE above read)")
     if args.prewarm:
         t0 = time.perf_counter()
-        phase, position, spent, warmed = "keys", -1, 0, 0
-        while True:
-            progress = memory_prewarm.warm(phase, position, deadline_s=60.0, spent_bytes=spent)
-            phase, position = progress.phase, progress.position
-            spent, warmed = spent + progress.bytes_read, warmed + progress.npcs
-            if progress.done:
-                break
+        outcome = memory_prewarm.warm_through(step_s=60.0)
         found = memory_prewarm.sizes()
-        print(f"prewarm: about {spent / 2**20:,.0f} MB (primary key, {warmed:,} NPCs' vectors, rows) in "
-              f"{time.perf_counter() - t0:.1f} s, stopped: {progress.reason} in phase {phase}; shared_buffers "
-              f"{found.shared_buffers / 2**20:,.0f} MB, relations {found.total / 2**20:,.0f} MB")
+        print(f"prewarm: about {outcome.bytes_read / 2**20:,.0f} MB (primary key, {outcome.npcs:,} NPCs' vectors, "
+              f"rows) in {time.perf_counter() - t0:.1f} s, stopped: {outcome.reason} in phase {outcome.phase}; "
+              f"shared_buffers {found.shared_buffers / 2**20:,.0f} MB, relations {found.total / 2**20:,.0f} MB")
 
     # retrieve() and the strategy comparison run on disjoint halves of the NPCs, so that neither finds
     # the other's pages in shared_buffers (an NPC's rows are spread over ~1,000 pages)

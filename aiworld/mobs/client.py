@@ -59,7 +59,7 @@ def decide_payload(*, server: str, tick: int, reply_to: str, request_ids: Sequen
 
 def decide_message(payload: dict, *, task_id: str | None = None, priority: int = 0, raw_body: bool = False) -> bytes:
     """The whole message. raw_body: the body as JSON text instead of base64 of it (docs/protocol.md
-    §2): a quarter smaller and one decoding step less for the worker."""
+    §1): a quarter smaller and one decoding step less for the worker."""
     return encode(build_message(TASK, [payload], {}, queue=QUEUE, task_id=task_id, priority=priority,
                                 origin=f"map-server:{payload.get('server', '')}", ignore_result=True,
                                 body_encoding=None if raw_body else "base64"))

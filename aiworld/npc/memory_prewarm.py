@@ -18,11 +18,13 @@ re-enqueues itself: a checkpoint per step).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from aiworld.models.npc import NPC, Memory
+from aiworld.services import kv
 
 INDEX = "memory_npc_vectors"
 PHASES = ("keys", "vectors", "rows")
@@ -64,8 +66,6 @@ CLAIM_S = 7 * 24 * 3600
 def claim_for_this_server_start() -> bool:
     """True for the first caller since PostgreSQL started (its shared_buffers were empty then):
     the workers' automatic prewarm runs once per server start, not once per worker start."""
-    from aiworld.services import kv
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT extract(epoch FROM pg_postmaster_start_time())")
         started = int(cursor.fetchone()[0])
@@ -158,6 +158,29 @@ def warm(phase: str = "keys", position: int = -1, *, deadline_s: float = 8.0, bu
             count = _scan(rows_scan_sql(), [low, position])
             read += int(count * found.rows / max(found.memories, 1))
             position = low
+
+
+@dataclass(frozen=True)
+class Outcome:
+    npcs: int  # NPCs whose vectors were read
+    bytes_read: int
+    reason: str  # why the last step stopped: "finished", "budget", "no index"
+    phase: str  # where it stopped
+
+
+def warm_through(*, budget_bytes: int | None = None, step_s: float = 1.0,
+                 on_step: Callable[[Progress], None] | None = None) -> Outcome:
+    """Every step from the start to the end or the budget, in this process (the command, the benchmark);
+    on_step sees each step's Progress. The workers' task runs the same steps one per task instead."""
+    phase, position, spent, npcs = "keys", -1, 0, 0
+    while True:
+        progress = warm(phase, position, deadline_s=step_s, budget_bytes=budget_bytes, spent_bytes=spent)
+        phase, position = progress.phase, progress.position
+        spent, npcs = spent + progress.bytes_read, npcs + progress.npcs
+        if on_step is not None:
+            on_step(progress)
+        if progress.done:
+            return Outcome(npcs, spent, progress.reason, phase)
 
 
 def _scan(sql: str, params: list[object]) -> int:

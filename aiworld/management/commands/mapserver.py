@@ -14,6 +14,7 @@ import threading
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
+from aiworld.mobs import client
 from aiworld.services import mapserver
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--monsters", type=int, default=100, help="monsters per map (one message per tick)")
         parser.add_argument("--tick-ms", type=float, default=100.0, help="AI tick; rAthena thinks every 100 ms")
         parser.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C / SIGTERM")
-        parser.add_argument("--form", choices=("fast", "compact", "json"), default="fast",
+        parser.add_argument("--form", choices=tuple(client.FORMS), default="fast",
                             help="wire form (docs/protocol.md §5): fast = columns, float16 states, body as JSON "
                                  "text (default; recommended); compact = an object per monster and float32 states; "
                                  "json = states as JSON arrays")

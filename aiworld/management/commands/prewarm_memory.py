@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--budget-mb", type=int, default=None,
-                            help="read at most this much (default: 3/4 of shared_buffers)")
+                            help="read at most this much (default: 80 %% of shared_buffers)")
 
     def handle(self, *args, **options):
         budget = options["budget_mb"]
@@ -35,15 +35,9 @@ class Command(BaseCommand):
         self.stdout.write(f"primary key {mb['keys']}, {memory_prewarm.INDEX} {mb['vectors']}, rows {mb['rows']}; "
                           f"shared_buffers {mb['shared_buffers']}; reading up to {goal / 2**20:,.0f} MB")
         started = time.monotonic()
-        phase, position, spent, npcs = "keys", -1, 0, 0
         with tqdm(total=goal, unit="B", unit_scale=True, desc="prewarm") as bar:
-            while True:
-                progress = memory_prewarm.warm(phase, position, deadline_s=1.0, budget_bytes=budget_bytes,
-                                               spent_bytes=spent)
-                phase, position = progress.phase, progress.position
-                spent, npcs = spent + progress.bytes_read, npcs + progress.npcs
-                bar.update(min(progress.bytes_read, max(goal - bar.n, 0)))
-                if progress.done:
-                    break
-        self.stdout.write(self.style.SUCCESS(f"{npcs:,} NPCs' vectors, about {spent / 2**20:,.0f} MB read in "
-                                             f"{time.monotonic() - started:.1f} s ({progress.reason})"))
+            outcome = memory_prewarm.warm_through(
+                budget_bytes=budget_bytes, on_step=lambda step: bar.update(min(step.bytes_read, max(goal - bar.n, 0))))
+        read_mb = outcome.bytes_read / 2**20
+        self.stdout.write(self.style.SUCCESS(f"{outcome.npcs:,} NPCs' vectors, about {read_mb:,.0f} MB read in "
+                                             f"{time.monotonic() - started:.1f} s ({outcome.reason})"))
