@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_ACTIONS, STATE_SIZE, Action
+from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_ACTIONS, STATE_SIZE, Action, output_actions
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ TRADITIONAL = int(Action.TRADITIONAL_AI)
 MAX_TICKS = 100_000  # guard against an arena that never reports done (10 000 s of game time)
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""policy(states float32[N, 64], histories float32[N, 10, 64]) -> int actions[N] in 0..9."""
+"""policy(states float32[N, 64], histories float32[N, 10, 64]) -> int actions[N] in 0..9 or 255 (the
+monster is left to the traditional AI this tick)."""
 
 ArenaFactory = Callable[[str, int, int], Any]
 """make(scenario name, num_arenas, seed) -> an arena with VecArena's attributes (auto_reset off)."""
@@ -65,7 +66,7 @@ def onnx_policy(path: Path, threads: int = 1) -> Policy:
     """A policy from a served ONNX file (input `state` [B, 64] and/or `history` [B, 10, 64]).
 
     Inputs are told apart by rank, as the serving engine does, so any input name works: rank 2 gets the
-    current states, rank 3 the histories. The action is the argmax of `action_logits`.
+    current states, rank 3 the histories. The action is the argmax of `action_logits` (an 11th output is 255).
     """
     import onnxruntime as ort
 
@@ -93,7 +94,7 @@ def onnx_policy(path: Path, threads: int = 1) -> Policy:
         if 3 in feeds_by_rank:
             feeds[feeds_by_rank[3]] = np.ascontiguousarray(histories, dtype=np.float32)
         (logits,) = session.run([output], feeds)
-        return logits.argmax(axis=1)
+        return output_actions(logits.argmax(axis=1))
 
     policy.__name__ = f"onnx_policy({Path(path).name})"
     return policy
@@ -172,8 +173,8 @@ def _check_actions(actions: np.ndarray, n: int) -> np.ndarray:
     actions = np.asarray(actions)
     if actions.shape != (n,):
         raise ValueError(f"policy returned shape {actions.shape}, expected ({n},)")
-    if n and (actions.min() < 0 or actions.max() >= MODEL_ACTIONS):
-        raise ValueError(f"policy returned actions outside 0..{MODEL_ACTIONS - 1}")
+    if n and not ((actions >= 0) & (actions < MODEL_ACTIONS) | (actions == TRADITIONAL)).all():
+        raise ValueError(f"policy returned actions outside 0..{MODEL_ACTIONS - 1} and {TRADITIONAL}")
     return actions.astype(np.int16)
 
 

@@ -24,7 +24,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 
 from aiworld.mobs.onnx_export import IR_VERSION, OPSET, PRECISIONS, sha256_of, write_precisions
-from aiworld.mobs.state import HISTORY_LENGTH, MODEL_ACTIONS, STATE_SIZE
+from aiworld.mobs.state import HISTORY_LENGTH, MODEL_ACTIONS, MODEL_OUTPUTS, STATE_SIZE
 from trainers.networks import parameter_count, servable
 
 MIN_AGREEMENT = 0.98
@@ -196,8 +196,9 @@ def export_onnx(module: nn.Module, out_dir: Path, stem: str, sample: np.ndarray,
         raise ValueError(f"{stem}: a {kind!r} model needs a sample [N, {wanted}], got {sample.shape}")
     with torch.no_grad():
         expected = module(torch.from_numpy(sample)).numpy()
-    if expected.shape != (len(sample), MODEL_ACTIONS):
-        raise ValueError(f"{stem}: forward gave {expected.shape}, the contract is [N, {MODEL_ACTIONS}]")
+    if expected.shape not in ((len(sample), MODEL_ACTIONS), (len(sample), MODEL_OUTPUTS)):
+        raise ValueError(f"{stem}: forward gave {expected.shape}, the contract is [N, {MODEL_ACTIONS}] "
+                         f"or [N, {MODEL_OUTPUTS}] (the 11th is action 255)")
     model = torch_to_onnx(module, torch.from_numpy(sample[:2]))
     paths = write_precisions(model, Path(out_dir), stem)
     report = ExportReport(stem=stem, model_type=str(getattr(module, "model_type", "")), input_name=kind,

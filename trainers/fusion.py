@@ -3,6 +3,8 @@
 The rule is the serving engine's (aiworld/mobs/engine.py `_fused_probs`) for separately served models:
 the weighted mean of the members' softmax probabilities, divided by the weight sum. The fused network
 returns its log so that the engine's own softmax over a served `fused` model gives those probabilities back.
+Members output 10 logits (actions 0..9) or 11 (the 11th is action 255, the map server's own AI); when any
+member has 11, the fused network has 11 and a 10-output member gives 255 probability 0, as in the engine.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from aiworld.mobs.state import HISTORY_LENGTH, MODEL_ACTIONS, MODEL_OUTPUTS, STATE_SIZE
 from trainers.networks import servable
 
 # Floor inside the log. Not 1e-8: the FP16 export rounds constants below fp16's smallest subnormal
@@ -21,7 +24,7 @@ PROB_FLOOR = 1e-6
 
 
 class FusedPolicy(nn.Module):
-    """forward(history float[B, 10, 64]) -> log(sum_m w_m softmax(logits_m) / sum_m w_m) float[B, 10].
+    """forward(history float[B, 10, 64]) -> log(sum_m w_m softmax(logits_m) / sum_m w_m) float[B, 10 or 11].
 
     The serving engine feeds one input per model, so the fused network takes the history only and hands
     state-input members its last row (the current state). Members with weight 0 are dropped here: they are
@@ -47,9 +50,15 @@ class FusedPolicy(nn.Module):
         for name, member in self.members.items():
             if member.input_kind not in ("state", "history"):
                 raise ValueError(f"member {name} has input_kind {member.input_kind!r}")
+        with torch.no_grad():
+            widths = {name: int(p.shape[1]) for name, p in self.member_probs(
+                torch.zeros(1, HISTORY_LENGTH, STATE_SIZE)).items()}
+        if not set(widths.values()) <= {MODEL_ACTIONS, MODEL_OUTPUTS}:
+            raise ValueError(f"members must output {MODEL_ACTIONS} or {MODEL_OUTPUTS} logits: {widths}")
+        self.outputs = max(widths.values())
 
     def member_probs(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each active member's softmax probabilities float[B, 10] (for reports and tests)."""
+        """Each active member's softmax probabilities float[B, 10 or 11] (for reports and tests)."""
         current = history[:, -1]
         return {name: torch.softmax(member(history if member.input_kind == "history" else current), dim=-1)
                 for name, member in self.members.items()}
@@ -57,6 +66,8 @@ class FusedPolicy(nn.Module):
     def probs(self, history: torch.Tensor) -> torch.Tensor:
         total = None
         for name, p in self.member_probs(history).items():
+            if p.shape[1] < self.outputs:  # a 10-output member never hands over to the map server's AI
+                p = torch.nn.functional.pad(p, (0, self.outputs - p.shape[1]))
             term = self.weights[name] * p
             total = term if total is None else total + term
         return total / self.weight_sum

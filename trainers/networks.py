@@ -176,19 +176,28 @@ def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class _Classifier(nn.Module):
-    """Supervised classification over the 10 actions. `targets` are action ids int64[B] (-1 = no label) or,
-    for distillation, teacher probabilities float[B, 10] (soft cross-entropy)."""
+    """Supervised learning of action preferences over the 10 actions (or 11, the 11th being 255). `targets` are
+    action ids int64[B] (-1 = no label) or, for distillation, teacher probabilities float[B, C] (soft
+    cross-entropy). With `learns_values` set, float targets [B, C] are the teacher's values of every action
+    (in units of the softmax temperature) and the logits regress them (MSE): the argmax is then the action
+    the teacher values most, learned from noisy value estimates without first turning them into labels."""
 
     supervised_kind = "classification"
+    learns_values = False
 
     def supervised_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self(x), None
+
+    def action_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.learns_values:
+            return F.mse_loss(logits, targets.to(logits.dtype))
+        return _cross_entropy(logits, targets)
 
     def supervised_loss(self, x: torch.Tensor, targets: torch.Tensor,
                         aux_targets: torch.Tensor | None = None) -> torch.Tensor:
         if targets is None:
             raise ValueError(f"{type(self).__name__} learns from action targets")
-        return _cross_entropy(self(x), targets)
+        return self.action_loss(self(x), targets)
 
     @torch.no_grad()
     def supervised_accuracy(self, x: torch.Tensor, targets: torch.Tensor) -> float:
@@ -380,14 +389,14 @@ class PatternRecognition(_Classifier):
 
     def supervised_loss(self, x: torch.Tensor, targets: torch.Tensor,
                         aux_targets: torch.Tensor | None = None) -> torch.Tensor:
-        """CE(actions) + aux_weight * CE(pattern) over the rows whose pattern label is not -1 (either term
+        """action_loss + aux_weight * CE(pattern) over the rows whose pattern label is not -1 (either term
         alone when the other targets are None)."""
         if targets is None and aux_targets is None:
             raise ValueError("nothing to learn: targets and aux_targets are both None")
         action_logits, pattern_logits = self.supervised_outputs(x)
         loss = action_logits.sum() * 0.0
         if targets is not None:
-            loss = loss + _cross_entropy(action_logits, targets)
+            loss = loss + self.action_loss(action_logits, targets)
         if aux_targets is not None:
             loss = loss + self.aux_weight * _cross_entropy(pattern_logits, aux_targets.long())
         return loss

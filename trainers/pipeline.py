@@ -5,12 +5,15 @@ Order, because the supervised members learn from the reinforcement-learning ones
    movement_ppo (ppo.py, movement actions plus ATTACK), soft_actor_critic (sac.py, ArenaMove-v0); each DQN's
    serving temperature is then fitted on its own states (networks.fit_temperature: its greedy action gets
    DQN_CONFIDENCE probability on average), so that its Q values weigh like probabilities in a fusion;
-2. the teacher, the RL members chosen by forward selection as in step 4 (teacher.json), plays the train
-   scenarios with some exploration; the rollouts give histories, the teacher's actions, the targets'
-   behaviour patterns and the HP lost in the next 2 s;
-3. the supervised members learn from that: threat_assessment regresses the HP lost per action taken,
-   team_coordination / spatial_vit / temporal_transformer imitate the teacher from their own inputs,
-   pattern_recognition imitates it while classifying the target's pattern;
+2. the teacher, a lookahead search over the traditional AI (trainers/lookahead.py: every candidate action,
+   255 included, played in copies of the arena and followed by the traditional AI), plays the train
+   scenarios with some exploration; every decision gives the history, every candidate's value, the best
+   candidate, the target's behaviour pattern and the HP lost in the next 2 s;
+3. the supervised members learn from that, with 11 outputs (the 11th is action 255: leave the monster to
+   the map server's AI): threat_assessment regresses the HP lost per action taken, team_coordination /
+   spatial_vit / temporal_transformer regress the candidates' values (centred, in units of VALUE_SCALE)
+   from their own inputs, so their argmax is the candidate the teacher values most; pattern_recognition
+   does the same while classifying the target's pattern;
 4. fusion weights by forward selection: the member that wins most alone, then each other member only if
    adding it raises the fused policy's win rate on validation seeds of the train scenarios (held-out
    scenarios are never used to choose);
@@ -37,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aiworld.mobs.state import ARCHETYPES, INDEX, MODEL_ACTIONS, Action
+from aiworld.mobs.state import ARCHETYPES, MODEL_ACTIONS, MODEL_OUTPUTS, Action, output_actions
 from trainers import networks
 from trainers.fusion import FusedPolicy
 
@@ -54,7 +57,7 @@ ALGORITHM = {"combat_dqn": "dqn", "skill_dqn": "dqn", "movement_ppo": "ppo", "so
              **{t: "supervised" for t in SUPERVISED_TYPES}}
 MOVEMENT_ACTIONS = tuple(int(a) for a in (Action.IDLE, Action.ATTACK, Action.MOVE_CLOSER, Action.MOVE_AWAY,
                                           Action.MOVE_RANDOM, Action.FLEE))
-THREAT_HORIZON = 20  # ticks (2 s): the HP the threat model predicts is lost over this window
+VALUE_SCALE = 0.01  # score points per logit unit: members regress the candidates' values / this
 DQN_TYPES = ("combat_dqn", "skill_dqn")
 DQN_CONFIDENCE = 0.9  # mean probability a fitted DQN softmax gives its greedy action on its own states
 CALIBRATION_TICKS, CALIBRATION_ARENAS = 100, 16  # per train scenario: the states a DQN temperature is fitted on
@@ -75,11 +78,12 @@ class Budget:
     num_envs: int = 64
     """controlled monsters stepped together by the RL trainers"""
     rollout_ticks: int = 400
-    """ticks the teacher plays per train scenario to build the supervised datasets"""
+    """ticks a DQN plays per train scenario to fit its serving temperature"""
     rollout_arenas: int = 128
     """arenas per train scenario in those rollouts"""
-    rollout_epsilon: float = 0.2
-    """share of random actions in the rollouts (the threat model must see every action's outcome)"""
+    lookahead_batches: int = 50
+    """batches of 16 encounters the lookahead teacher plays (cycling over the train scenarios) to build the
+    supervised datasets; each decision costs 11 copies x 60 ticks of arena time"""
     supervised_epochs: int = 8
     """epochs over the dataset for each supervised member"""
     tune_encounters: int = 96
@@ -91,7 +95,7 @@ class Budget:
 
     def scaled(self, factor: float) -> Budget:
         counts = {k: max(1, int(v * factor)) for k, v in asdict(self).items()
-                  if k.endswith(("_steps", "_ticks"))}
+                  if k.endswith(("_steps", "_ticks", "_batches"))}
         return replace(self, **counts)
 
 
@@ -172,7 +176,8 @@ def save_member(args: PipelineArgs, model_type: str, module: nn.Module, metrics:
 
 
 def load_member(args: PipelineArgs, model_type: str) -> nn.Module:
-    module = networks.build(model_type)
+    outputs = member_metrics(args, model_type).get("outputs", MODEL_ACTIONS)
+    module = networks.build(model_type, **({"n_actions": outputs} if outputs != MODEL_ACTIONS else {}))
     module.load_state_dict(torch.load(weights_path(args, model_type), map_location="cpu", weights_only=True))
     return module.eval()
 
@@ -220,8 +225,8 @@ def calibrate(args: PipelineArgs, model_type: str, module: nn.Module) -> float:
     on `module` and returns it (networks.fit_temperature)."""
     net = networks.servable(module)
     small = replace(args, progress=False, budget=replace(args.budget, rollout_ticks=CALIBRATION_TICKS,
-                                                         rollout_arenas=CALIBRATION_ARENAS, rollout_epsilon=0.0))
-    states = rollouts(small, FusedPolicy({model_type: net}, {model_type: 1.0}).eval()).histories[:, -1]
+                                                         rollout_arenas=CALIBRATION_ARENAS))
+    states = greedy_states(small, FusedPolicy({model_type: net}, {model_type: 1.0}).eval())
     with torch.no_grad():
         temperature = networks.fit_temperature(net.q_values(torch.from_numpy(states)), DQN_CONFIDENCE)
         net.temperature.fill_(temperature)
@@ -240,19 +245,6 @@ def calibrate_saved(args: PipelineArgs) -> None:
             save_member(args, model_type, module, metrics)
 
 
-def teacher(args: PipelineArgs) -> FusedPolicy:
-    """The RL members chosen by forward selection (select_members), fused: what the supervised members learn
-    from. The choice and every variant's validation win rate go to teacher.json."""
-    missing = [t for t in RL_TYPES if not weights_path(args, t).exists()]
-    if missing:
-        raise RuntimeError(f"train {', '.join(missing)} for {args.archetype} v{args.version} first: "
-                           "the supervised members learn from the reinforcement-learning ones")
-    calibrate_saved(args)
-    weights, tried = select_members(args, RL_TYPES)
-    (args.out_dir / "teacher.json").write_text(json.dumps({"weights": weights, "validation": tried}, indent=1))
-    return fused(args, weights)
-
-
 def torch_policy(module: nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A trainers.evaluate Policy from a history-input (fused) or state-input torch module."""
     kind = getattr(module, "input_kind", "history")
@@ -260,17 +252,20 @@ def torch_policy(module: nn.Module) -> Callable[[np.ndarray, np.ndarray], np.nda
     def policy(states: np.ndarray, histories: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             x = torch.from_numpy(histories if kind == "history" else states)
-            return module(x).argmax(dim=1).numpy()
+            return output_actions(module(x).argmax(dim=1).numpy())
 
     return policy
 
 
 @dataclass
 class Dataset:
+    """The lookahead teacher's decisions (trainers/lookahead.py collect): output indices 0..10, 10 = 255."""
+
     histories: np.ndarray  # float32[N, 10, 64]
+    values: np.ndarray  # float32[N, 11]: every candidate's value (the encounter score it led to)
     actions: np.ndarray  # int64[N]: the teacher's choice
-    taken: np.ndarray  # int64[N]: the action played (the teacher's, or a random one)
-    hp_loss: np.ndarray  # float32[N]: HP ratio lost over the next THREAT_HORIZON ticks after `taken`
+    taken: np.ndarray  # int64[N]: the output played (the teacher's, or a random one)
+    hp_loss: np.ndarray  # float32[N]: HP ratio lost over the next 2 s after `taken`
     patterns: np.ndarray  # int64[N]: the target's behaviour pattern, -1 none
 
     def save(self, path: Path) -> None:
@@ -279,84 +274,73 @@ class Dataset:
     @classmethod
     def load(cls, path: Path) -> Dataset:
         with np.load(path) as data:
-            return cls(**{k: data[k] for k in ("histories", "actions", "taken", "hp_loss", "patterns")})
+            return cls(**{k: data[k] for k in ("histories", "values", "actions", "taken", "hp_loss", "patterns")})
+
+    def centred_values(self) -> np.ndarray:
+        """float32[N, 11]: each candidate's value minus the decision's mean, / VALUE_SCALE: what the
+        imitating members regress (a served softmax of those logits weighs 0.01 score points as e)."""
+        return ((self.values - self.values.mean(axis=1, keepdims=True)) / VALUE_SCALE).astype(np.float32)
 
 
-def rollouts(args: PipelineArgs, policy: FusedPolicy) -> Dataset:
-    """The teacher plays every train scenario holding the archetype; see the module docstring."""
-    from tqdm import tqdm
-
+def greedy_states(args: PipelineArgs, policy: nn.Module) -> np.ndarray:
+    """float32[N, 64]: the states the archetype's monsters meet while `policy` (history input) plays them
+    greedily on every train scenario for rollout_ticks ticks."""
     from trainers.arena import VecArena, load_scenario
     from trainers.evaluate import HistoryBuffer
 
     b = args.budget
-    rng = np.random.default_rng(args.seed + 17)
     index = ARCHETYPES.index(args.archetype)
-    parts: list[dict[str, np.ndarray]] = []
-    names = args.scenarios("train")
-    bar = tqdm(total=len(names) * b.rollout_ticks, desc=f"{args.archetype} rollouts", disable=not args.progress)
-    for s, name in enumerate(names):
+    seen: list[np.ndarray] = []
+    for s, name in enumerate(args.scenarios("train")):
         arena = VecArena(load_scenario(name), num_arenas=b.rollout_arenas, seed=args.seed * 1000 + s, auto_reset=True)
         e, m = arena.archetype.shape
         history = HistoryBuffer(e, m)  # what serving's L1 working memory would hold
-        ticks = b.rollout_ticks
-        hp = np.zeros((ticks + 1, e, m), np.float32)
-        episode = np.zeros((ticks + 1, e), np.int64)
-        rows: list[tuple[np.ndarray, ...]] = []
-        for t in range(ticks):
+        for _ in range(b.rollout_ticks):
             states = arena.observe()
             history.push(states)
-            hp[t] = states[..., INDEX["hp_ratio"]]
             controlled = (arena.archetype == index) & arena.alive
             actions = np.full((e, m), TRADITIONAL, np.int16)
-            chosen = np.zeros((e, m), np.int64)
             if controlled.any():
-                seen = history.gather(controlled)
+                seen.append(states[controlled])
                 with torch.no_grad():
-                    chosen[controlled] = policy(torch.from_numpy(seen)).argmax(1).numpy()
-                taken = chosen.copy()
-                explore = controlled & (rng.random((e, m)) < b.rollout_epsilon)
-                taken[explore] = rng.integers(0, MODEL_ACTIONS, int(explore.sum()))
-                actions[controlled] = taken[controlled]
-                ea, ma = np.nonzero(controlled)
-                rows.append((np.full(len(ea), t), ea, ma, seen, chosen[controlled],
-                             taken[controlled], arena.target_pattern[controlled].astype(np.int64)))
+                    chosen = policy(torch.from_numpy(history.gather(controlled))).argmax(1).numpy()
+                actions[controlled] = output_actions(chosen)
             step = arena.step(actions)
-            episode[t + 1] = episode[t] + step.done
             if step.done.any():
                 history.reset(step.done)
-            bar.update(1)
-        hp[ticks] = arena.observe()[..., INDEX["hp_ratio"]]
-        for t0, ea, ma, hist, chosen_rows, taken_rows, pattern in rows:
-            # HP a horizon later, or at the encounter's last observed tick if it ended sooner
-            end = np.minimum(t0 + THREAT_HORIZON, ticks)
-            same = episode[end, ea] == episode[t0, ea]
-            last = end.copy()
-            for k in np.flatnonzero(~same):  # rare: walk back to the encounter's last tick
-                last[k] = t0[k] + int(np.argmax(episode[t0[k]:ticks + 1, ea[k]] != episode[t0[k], ea[k]])) - 1
-            loss = np.clip(hp[t0, ea, ma] - hp[last, ea, ma], 0.0, 1.0)
-            parts.append({"histories": hist, "actions": chosen_rows, "taken": taken_rows, "hp_loss": loss,
-                          "patterns": pattern})
-    bar.close()
-    if not parts:
+    if not seen:
         raise RuntimeError(f"no train scenario holds a {args.archetype} monster")
-    return Dataset(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
+    return np.concatenate(seen)
 
 
 @functools.lru_cache(maxsize=1)
 def _load_dataset(path: Path, mtime_ns: int) -> Dataset:
-    """The rollouts file, read once for the five supervised members and the export (not five times)."""
+    """The teacher's file, read once for the five supervised members and the export (not five times)."""
     return Dataset.load(path)
 
 
 def dataset(args: PipelineArgs) -> Dataset:
+    """The lookahead teacher's decisions on the train scenarios (dataset.npz; lookahead.json says how
+    they were made and how often the teacher kept the traditional AI)."""
+    from trainers import lookahead
+
     path = args.out_dir / "dataset.npz"
     if path.exists():
         return _load_dataset(path, path.stat().st_mtime_ns)
-    data = rollouts(args, teacher(args))
+    settings = lookahead.LookaheadArgs(seed=args.seed)
+    started = time.monotonic()
+    data = Dataset(**lookahead.collect(args.archetype, args.scenarios("train"), args.budget.lookahead_batches,
+                                       settings, progress=args.progress))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     data.save(path)
-    log.info("%s v%d: %d teacher states recorded", args.archetype, args.version, len(data.actions))
+    shares = np.bincount(data.actions, minlength=MODEL_OUTPUTS) / len(data.actions)
+    actions = output_actions(np.arange(MODEL_OUTPUTS)).tolist()
+    (args.out_dir / "lookahead.json").write_text(json.dumps({
+        "settings": asdict(settings), "batches": args.budget.lookahead_batches, "decisions": len(data.actions),
+        "seconds": round(time.monotonic() - started, 1),
+        "best_action_share": {str(a): round(float(x), 4) for a, x in zip(actions, shares, strict=True)},
+        "mean_gain_over_traditional": float((data.values.max(axis=1) - data.values[:, -1]).mean())}, indent=1))
+    log.info("%s v%d: %d lookahead decisions recorded", args.archetype, args.version, len(data.actions))
     return data
 
 
@@ -364,19 +348,20 @@ def _train_supervised(args: PipelineArgs, model_type: str) -> tuple[nn.Module, d
     from trainers import supervised
 
     data = dataset(args)
-    model = networks.build(model_type)
+    model = networks.build(model_type, n_actions=MODEL_OUTPUTS)
+    model.learns_values = True  # the classifiers regress the teacher's values (threat_assessment ignores it)
     inputs = data.histories if model.input_kind == "history" else data.histories[:, -1]
     if model_type == "threat_assessment":
         targets, aux = data.hp_loss, data.taken  # the loss is known for the action taken only
     elif model_type == "pattern_recognition":
-        targets, aux = data.actions, data.patterns
+        targets, aux = data.centred_values(), data.patterns
     else:
-        targets, aux = data.actions, None
+        targets, aux = data.centred_values(), None
     result = supervised.train(
         supervised.SupervisedArgs(run_dir=args.out_dir / "runs" / model_type, seed=args.seed, device=args.device,
                                   epochs=args.budget.supervised_epochs),
         model, inputs, targets, aux_targets=aux, progress=args.progress)
-    return networks.servable(result.model), dict(result.metrics)
+    return networks.servable(result.model), {**result.metrics, "outputs": MODEL_OUTPUTS}
 
 
 def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) -> dict:
@@ -440,7 +425,9 @@ def select_members(args: PipelineArgs, candidates: tuple[str, ...]) -> tuple[dic
 
 
 def tune_weights(args: PipelineArgs) -> tuple[dict[str, float], dict[str, float]]:
-    """The served fusion: select_members over all nine members."""
+    """The served fusion: select_members over all nine members (DQNs saved without a serving temperature,
+    by older code, get one fitted first)."""
+    calibrate_saved(args)
     return select_members(args, MEMBER_TYPES)
 
 

@@ -6,8 +6,10 @@ run per archetype and model), and the decisions are split back per message. `Bat
 messages that concurrent task threads hand in while a run is in progress.
 
 Fusion: each served model maps the state (or, for temporal models, the L1 history) to 10 action
-logits; the fused policy is the fusion-weighted mean of the models' softmax probabilities; the
-action is its argmax and the confidence its probability. A model of type `fused` is served alone.
+logits, or 11 where the 11th is action 255 (hand the monster to the map server's own AI); the fused
+policy is the fusion-weighted mean of the models' softmax probabilities (a 10-output model gives 255
+probability 0); the action is its argmax and the confidence its probability. A model of type `fused`
+is served alone.
 An archetype with no model is answered by the rules (level 4).
 """
 
@@ -30,7 +32,7 @@ from aiworld.mobs.caches import LocalCache, WorkingMemory, quantized_keys
 from aiworld.mobs.devices import Devices
 from aiworld.mobs.fallback import LEVEL_NAMES, FallbackController, FallbackPolicy, Transition
 from aiworld.mobs.payload import Batch
-from aiworld.mobs.state import ARCHETYPES, Action
+from aiworld.mobs.state import ARCHETYPES, MODEL_OUTPUTS, Action, output_actions
 from aiworld.services.registry import ModelSpec, ServingSnapshot
 
 log = logging.getLogger("aiworld.mobs.engine")
@@ -226,7 +228,7 @@ class Engine:
         probs = self._fused_probs(specs, providers, states[miss], None if history is None else history[miss], level)
         actions = np.empty(len(states), np.int16)
         confidence = np.empty(len(states), np.float32)
-        actions[miss] = probs.argmax(axis=1)
+        actions[miss] = output_actions(probs.argmax(axis=1))
         confidence[miss] = probs.max(axis=1)
         if keys is not None:
             for i in np.flatnonzero(hit):
@@ -236,7 +238,8 @@ class Engine:
         return actions, confidence
 
     def _fused_probs(self, specs, providers, states, history, level) -> np.ndarray:
-        total = np.zeros((len(states), 10), np.float32)
+        total = np.zeros((len(states), MODEL_OUTPUTS), np.float32)
+        width = 0  # 11 once a member has the 255 output; else the 10 actions alone
         weight_sum = 0.0
         for spec in specs:
             session = self.session(spec, providers)
@@ -250,23 +253,22 @@ class Engine:
                 probs = self._l3_probs(spec, session, x, inp.name, level)
             if probs is None:
                 probs = _softmax(session.run(None, {inp.name: x})[0].astype(np.float32))
-            total += spec.weight * probs
+            total[:, :probs.shape[1]] += spec.weight * probs
+            width = max(width, probs.shape[1])
             weight_sum += spec.weight
-        return total / max(weight_sum, 1e-9)
+        return total[:, :width] / max(weight_sum, 1e-9)
 
     def _l3_probs(self, spec, session, x, input_name, level) -> np.ndarray:
         keys = quantized_keys(f"{spec.id}:{level}:".encode(), x)
         cached = self.l3.get_many(keys)
         miss = [i for i, v in enumerate(cached) if v is None]
-        out = np.empty((len(x), 10), np.float32)
+        rows = list(cached)
         if miss:
             fresh = _softmax(session.run(None, {input_name: x[miss]})[0].astype(np.float32))
-            out[miss] = fresh
+            for i, p in zip(miss, fresh, strict=True):
+                rows[i] = p
             self.l3.put_many([keys[i] for i in miss], list(fresh))
-        for i, v in enumerate(cached):
-            if v is not None:
-                out[i] = v
-        return out
+        return np.stack(rows).astype(np.float32, copy=False)
 
     def decide(self, batches: list[Batch]) -> list[list[dict]]:
         """Decisions for several messages in one pass; the fallback level is chosen per pass."""

@@ -31,7 +31,7 @@ def mlp_model(weights: list[tuple[np.ndarray, np.ndarray]], *, temporal: bool = 
     """An MLP (ReLU between layers) from [(W, b), ...] as an ONNX model.
 
     Input "state" float32[B, 64], or "history" float32[B, 10, 64] when temporal (flattened inside).
-    Output "action_logits" float32[B, 10].
+    Output "action_logits" float32[B, 10], or [B, 11] when the last W has 11 columns (the 11th is action 255).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -54,7 +54,8 @@ def mlp_model(weights: list[tuple[np.ndarray, np.ndarray]], *, temporal: bool = 
         if not last:
             nodes.append(helper.make_node("Relu", [f"z{i}"], [f"a{i}"]))
             current = f"a{i}"
-    output = helper.make_tensor_value_info("action_logits", TensorProto.FLOAT, ["batch", MODEL_ACTIONS])
+    # 10 logits (actions 0..9), or 11 when the last layer is that wide (the 11th is action 255)
+    output = helper.make_tensor_value_info("action_logits", TensorProto.FLOAT, ["batch", weights[-1][0].shape[1]])
     graph = helper.make_graph(nodes, "policy", [inp], [output], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="aiworld")
     model.ir_version = IR_VERSION

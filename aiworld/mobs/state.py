@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import numpy as np
+
 STATE_SIZE = 64
 HISTORY_LENGTH = 10  # states kept per monster in L1 working memory (temporal models read them)
 VIEW_RANGE_CELLS = 14  # rAthena's default view range: distances are divided by it
@@ -32,6 +34,15 @@ class Action(IntEnum):
 
 
 MODEL_ACTIONS = 10  # models output one score per action 0..9
+# ... and may output an 11th: "hand this monster to the map server's own AI" (action 255)
+TRADITIONAL_OUTPUT = 10
+MODEL_OUTPUTS = 11
+
+
+def output_actions(indices: np.ndarray) -> np.ndarray:
+    """Action ids of model output indices (int16 array): 0..9 are the actions, TRADITIONAL_OUTPUT is 255."""
+    indices = np.asarray(indices)
+    return np.where(indices == TRADITIONAL_OUTPUT, int(Action.TRADITIONAL_AI), indices).astype(np.int16)
 
 # (index, name, group, meaning) for every index. Ratios are 0..1; flags are 0 or 1.
 LAYOUT: tuple[tuple[int, str, str, str], ...] = (

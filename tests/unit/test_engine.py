@@ -282,3 +282,27 @@ def test_an_engine_that_misses_the_deadline_answers_with_level_5(model_files, mo
     monkeypatch.setattr(mobs, "serving", lambda worker="": slow)
     assert mobs.answer(batch(), task_id="t", worker="w", timeout=0.01) == 12
     assert {(d["action"], d["level"]) for d in slow.sent} == {(255, 5)}
+
+
+def test_an_eleventh_output_is_action_255_and_a_ten_output_member_gives_it_nothing(tmp_path):
+    from aiworld.mobs.onnx_export import mlp_model
+
+    def constant(scores: list[float]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.zeros((STATE_SIZE, len(scores)), np.float32), np.array(scores, np.float32))]
+
+    hand_over = [0.0] * 10 + [3.0]  # prefers the map server's own AI
+    attack = [0.0, 2.0] + [0.0] * 8  # a classic 10-output model preferring ATTACK
+    eleven = write_precisions(mlp_model(constant(hand_over)), tmp_path, "eleven")
+    ten = write_precisions(mlp_model(constant(attack)), tmp_path, "ten")
+    fp32 = {"fp32": eleven["fp32"]}
+    [alone] = Engine(snapshot(specs(fp32)), devices=cpu_only()).decide([batch(n=4)])
+    assert [d["action"] for d in alone[:2]] == [Action.TRADITIONAL_AI] * 2
+    probs = np.exp(hand_over) / np.exp(hand_over).sum()  # replies round conf to 4 places
+    assert alone[0]["level"] == 3 and alone[0]["conf"] == pytest.approx(probs[10], abs=1e-4)
+    # fused with a 10-output model: the mean of the padded softmaxes (255 gets 0 from the 10-output one)
+    mixed = specs(fp32) + specs({"fp32": ten["fp32"]}, version=2, model_type="skill_dqn")
+    [fused] = Engine(snapshot(mixed), devices=cpu_only()).decide([batch(n=4)])
+    other = np.append(np.exp(attack) / np.exp(attack).sum(), 0.0)
+    mean = (probs + other) / 2
+    assert fused[0]["action"] == (Action.TRADITIONAL_AI if mean.argmax() == 10 else mean.argmax())
+    assert fused[0]["conf"] == pytest.approx(mean.max(), abs=1e-4)

@@ -16,7 +16,7 @@ from trainers import jobs
 from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
 
 TINY = Budget(dqn_steps=600, ppo_steps=1024, sac_steps=300, num_envs=8, rollout_ticks=40, rollout_arenas=4,
-              supervised_epochs=1, tune_encounters=8, eval_encounters=16, ablation_encounters=8)
+              lookahead_batches=2, supervised_epochs=1, tune_encounters=8, eval_encounters=16, ablation_encounters=8)
 
 
 @pytest.mark.django_db
@@ -50,9 +50,13 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     # the RL members trained on crossroads and two generated scenarios (cave is held out)
     assert sorted(p.name for p in (args.out_dir / "scenarios").iterdir()) == \
         ["procedural_tank_000.yaml", "procedural_tank_001.yaml"]
-    teacher = json.loads((args.out_dir / "teacher.json").read_text())["weights"]
-    assert set(teacher) == {"combat_dqn", "skill_dqn", "movement_ppo", "soft_actor_critic"}
-    assert any(w > 0 for w in teacher.values())
+    teacher = json.loads((args.out_dir / "lookahead.json").read_text())
+    assert teacher["decisions"] > 0 and sum(teacher["best_action_share"].values()) == pytest.approx(1.0)
+    for member in ("threat_assessment", "team_coordination", "spatial_vit", "temporal_transformer",
+                   "pattern_recognition"):  # 11 outputs: the 11th hands the monster to the map server's AI
+        assert runs.get(model_type=member).metrics["outputs"] == 11
+        onnx = ort.InferenceSession(str(args.out_dir / f"{member}.fp32.onnx"), providers=["CPUExecutionProvider"])
+        assert onnx.get_outputs()[0].shape[1] == 11
     for dqn in ("combat_dqn", "skill_dqn"):  # the serving temperature was fitted and saved with the weights
         fitted = runs.get(model_type=dqn).metrics["temperature"]
         saved = torch.load(args.out_dir / f"{dqn}.pt", weights_only=True)["temperature"]

@@ -1,5 +1,6 @@
 """The models committed in models/shipped/: every archetype has a fused network whose files match their
-manifest and that the pinned onnxruntime runs with the serving contract (history in, 10 logits out)."""
+manifest and that the pinned onnxruntime runs with the serving contract (history in, 10 logits out, or 11 where
+the 11th is action 255)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from aiworld.mobs.onnx_export import sha256_of
-from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_ACTIONS, STATE_SIZE
+from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_ACTIONS, MODEL_OUTPUTS, STATE_SIZE
 from aiworld.services.shipped_models import SHIPPED_DIR, manifest
 
 
@@ -24,14 +25,15 @@ def test_a_shipped_fused_network_serves_its_archetype(archetype: str) -> None:
                                    providers=["CPUExecutionProvider"])
     history = np.random.default_rng(0).random((5, HISTORY_LENGTH, STATE_SIZE), dtype=np.float32)
     (logits,) = session.run(None, {session.get_inputs()[0].name: history})
-    assert logits.shape == (5, MODEL_ACTIONS) and np.isfinite(logits).all()
+    assert logits.shape in ((5, MODEL_ACTIONS), (5, MODEL_OUTPUTS)) and np.isfinite(logits).all()
     assert shipped["evaluation"]["encounters"] >= 1000
 
 
 @pytest.mark.django_db
 def test_a_fresh_install_decides_with_the_shipped_models(settings) -> None:
     """load_shipped_models -> registry snapshot -> a CPU worker's engine: every archetype is answered by its
-    shipped fused network at level 3 (FP32, since the fused INT8 files failed their parity check)."""
+    shipped fused network at level 3 (INT8 where it is shipped, else FP32: an INT8 file that failed its parity
+    check is not)."""
     from aiworld.mobs import client
     from aiworld.mobs.devices import CPU, Devices
     from aiworld.mobs.engine import Engine
@@ -48,6 +50,8 @@ def test_a_fresh_install_decides_with_the_shipped_models(settings) -> None:
                                          class_ids=[1] * n, archetypes=list(ARCHETYPES) * 2, states=states))
     [decisions] = engine.decide([batch])
     for decision, archetype in zip(decisions, list(ARCHETYPES) * 2, strict=True):
-        version = manifest(archetype)["version"]
-        assert (decision["level"], decision["model"]) == (3, f"fused:{version}/fp32"), (archetype, decision)
+        shipped = manifest(archetype)
+        precision = "int8" if "int8" in shipped["files"]["fused"] else "fp32"
+        assert (decision["level"], decision["model"]) == (3, f"fused:{shipped['version']}/{precision}"), \
+            (archetype, decision)
         assert 0 < decision["conf"] <= 1

@@ -17,6 +17,7 @@ actions give bit-identical states.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,7 @@ GUARD_RADIUS = 5  # a guard never walks farther than this from its spawn cell
 FAR = 10_000  # "never" for the since_* counters, "no unit" for distances
 THREAT_TICKS = 50  # state index 32: damage taken over the last 5 s
 TREND_TICKS = 21  # state indices 47/48: HP change over the last 2 s (a ring of 2 s + 1 tick)
+_RINGS = ("damage_ring", "hp_ring")  # [ticks, E, U]: arenas on axis 1
 VIEW = 14  # the state's view range (aiworld.mobs.state.VIEW_RANGE_CELLS)
 # intents
 I_NONE, I_ATTACK, I_MOVE, I_SKILL = 0, 1, 2, 3
@@ -170,6 +172,7 @@ class VecArena:
         self.mean_pack_hp = float(self.max_hp[:M].mean())
 
     def _allocate(self, E: int, M: int, P: int, U: int) -> None:
+        before = set(vars(self))
         z = np.zeros
         self.hp = z((E, U), np.float32)
         self.sp = z((E, U), np.float32)
@@ -235,6 +238,8 @@ class VecArena:
         self.moved = z((E, U), bool)  # stepped during the last tick (rAthena: walktimer running)
         self.finished = z(E, bool)
         self.score_prev = z(E, np.float32)
+        # what clone_rows copies: every per-arena array (the rings hold arenas on axis 1)
+        self._per_arena = tuple(sorted(n for n in set(vars(self)) - before if isinstance(getattr(self, n), np.ndarray)))
 
     # -- public API ---------------------------------------------------------------------------------
     @property
@@ -275,6 +280,25 @@ class VecArena:
         self._reset_rows(np.arange(self.E))
         self._draw()
         self._geometry()
+
+    def clone_rows(self, rows: np.ndarray, seed: int | None = None) -> VecArena:
+        """A new VecArena whose arena i is a bit-identical copy of this one's arena rows[i] (rows may repeat),
+        mid-encounter: the same state, the same random block for the coming tick, a new generator (`seed`)
+        for the ticks after it, and no auto_reset. For lookahead: play a copy forward without touching
+        this one."""
+        rows = np.asarray(rows, np.int64)
+        if rows.ndim != 1 or len(rows) == 0 or rows.min() < 0 or rows.max() >= self.E:
+            raise ValueError(f"rows must be a non-empty 1-d array of arena indices in 0..{self.E - 1}")
+        new = copy.copy(self)
+        new.E = len(rows)
+        new.auto_reset = False
+        for name in self._per_arena:
+            value = getattr(self, name)
+            setattr(new, name, value[:, rows].copy() if name in _RINGS else value[rows].copy())
+        new._u = self._u[:, rows].copy()
+        new.rng = np.random.default_rng(seed)
+        new._geometry()
+        return new
 
     def step(self, actions: np.ndarray) -> StepResult:
         E, M, U = self.E, self.M, self.U

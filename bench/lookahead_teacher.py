@@ -1,0 +1,82 @@
+"""How good is the lookahead teacher itself? It plays held-out encounters by searching at every decision
+(trainers/lookahead.py), paired with the traditional pack as in trainers/evaluate.py: the bound the
+supervised members, which learn from it, could reach.
+
+    python bench/lookahead_teacher.py --archetypes tank mage --encounters 24 \
+        --out bench/results/learning/lookahead_teacher.json
+
+Slow by design (every decision plays 11 arena copies for `horizon` ticks): keep the counts small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiworld.mobs.state import ARCHETYPES  # noqa: E402
+from trainers import lookahead  # noqa: E402
+from trainers.evaluate import WIN_MARGIN, wilson_interval  # noqa: E402
+
+
+def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.LookaheadArgs | None) -> np.ndarray:
+    """Final scores of `arenas` encounters; settings None: the whole pack plays the traditional AI."""
+    from trainers.arena import VecArena, load_scenario
+
+    arena = VecArena(load_scenario(name), arenas, seed=seed, auto_reset=False)
+    controlled = np.asarray(arena.archetype) == ARCHETYPES.index(archetype)
+    actions = np.full((arena.E, arena.M), lookahead.TRADITIONAL, np.int16)
+    rng = np.random.default_rng(seed)
+    t = 0
+    while not arena.finished.all():
+        if settings is not None and t % settings.hold == 0:
+            actions.fill(lookahead.TRADITIONAL)
+            deciding = controlled & arena.alive & ~arena.finished[:, None]
+            if deciding.any():
+                ea, ma = np.nonzero(deciding)
+                values = lookahead.candidate_values(arena, ea, ma, settings.hold, settings.horizon,
+                                                    int(rng.integers(2**31)))
+                actions[ea, ma] = lookahead.CANDIDATES[lookahead.best_outputs(values, settings.margin)]
+        arena.step(actions)
+        t += 1
+    return arena._scores()[2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archetypes", nargs="+", default=list(ARCHETYPES), choices=ARCHETYPES)
+    parser.add_argument("--encounters", type=int, default=24, help="per archetype, split over its held-out scenarios")
+    parser.add_argument("--seed", type=int, default=30_000)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    from trainers.pipeline import scenarios_with
+
+    settings = lookahead.LookaheadArgs()
+    results = {}
+    for archetype in args.archetypes:
+        started = time.perf_counter()
+        names = scenarios_with(archetype, "heldout")
+        per = max(1, args.encounters // len(names))
+        diffs = np.concatenate([play(n, archetype, per, args.seed + i, settings)
+                                - play(n, archetype, per, args.seed + i, None) for i, n in enumerate(names)])
+        wins = int((diffs > WIN_MARGIN).sum())
+        low, high = wilson_interval(wins, len(diffs))
+        results[archetype] = {"encounters": len(diffs), "wins": wins, "win_rate": wins / len(diffs),
+                              "wilson_low": low, "wilson_high": high, "mean_score_gain": float(diffs.mean()),
+                              "seconds": round(time.perf_counter() - started, 1)}
+        print(archetype, json.dumps(results[archetype]), flush=True)
+    report = {"settings": asdict(settings), "scenarios": "heldout", "results": results}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The lookahead teacher (trainers/lookahead.py), the arena copies it searches in, and the 11th model output
+(action 255: leave the monster to the map server's own AI) through fusion and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aiworld.mobs.state import ARCHETYPES, MODEL_OUTPUTS, TRADITIONAL_OUTPUT, Action, output_actions
+from trainers import lookahead, networks
+from trainers.arena import VecArena, load_scenario
+from trainers.evaluate import evaluate
+from trainers.fusion import FusedPolicy
+
+TRAD = int(Action.TRADITIONAL_AI)
+STATE_FIELDS = ("hp", "sp", "x", "y", "target", "cooldown", "stun", "mstate", "attack_cd", "h_left")
+
+
+def played(arena: VecArena, ticks: int) -> VecArena:
+    for _ in range(ticks):
+        arena.step(np.full((arena.E, arena.M), TRAD, np.int16))
+    return arena
+
+
+def tank_of(arena: VecArena) -> int:
+    return int(np.flatnonzero(np.asarray(arena.archetype)[0] == ARCHETYPES.index("tank"))[0])
+
+
+def test_output_actions_maps_the_eleventh_output_to_255():
+    assert output_actions(np.arange(MODEL_OUTPUTS)).tolist() == [*range(10), TRAD]
+    assert lookahead.CANDIDATES.tolist() == [*range(10), TRAD]
+
+
+def test_clone_rows_copies_arenas_mid_encounter_and_leaves_the_original_alone():
+    arena = played(VecArena(load_scenario("crossroads"), 3, seed=5, auto_reset=False), 40)
+    before = {name: getattr(arena, name).copy() for name in STATE_FIELDS}
+    copies = arena.clone_rows(np.array([2, 0, 2]), seed=9)
+    assert copies.E == 3 and not copies.auto_reset
+    for name in STATE_FIELDS:
+        assert np.array_equal(getattr(copies, name), before[name][[2, 0, 2]]), name
+    # the coming tick's dice are copied too: one traditional tick gives the original's next state exactly
+    played(copies, 1)
+    for name in STATE_FIELDS:
+        assert np.array_equal(getattr(arena, name), before[name]), f"{name} of the original changed"
+    played(arena, 1)
+    for name in STATE_FIELDS:
+        assert np.array_equal(getattr(copies, name), getattr(arena, name)[[2, 0, 2]]), name
+    for bad in (np.array([], np.int64), np.array([3]), np.array([[0]])):
+        with pytest.raises(ValueError):
+            arena.clone_rows(bad)
+
+
+def test_candidates_share_their_dice_so_a_stunned_monster_values_every_candidate_alike():
+    arena = played(VecArena(load_scenario("crossroads"), 2, seed=3, auto_reset=False), 60)
+    tank = tank_of(arena)
+    rows, monsters = np.array([0, 1]), np.array([tank, tank])
+    free = lookahead.candidate_values(arena, rows, monsters, hold=5, horizon=40, seed=11)
+    assert free.shape == (2, MODEL_OUTPUTS) and np.isfinite(free).all()
+    assert (np.ptp(free, axis=1) > 0).any()  # what a free tank does changes the score
+    assert np.array_equal(free, lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=11))
+    arena.stun[:, tank] = 1_000  # a stunned monster ignores its action: only the dice could tell them apart
+    stunned = lookahead.candidate_values(arena, rows, monsters, hold=5, horizon=40, seed=11)
+    assert np.ptp(stunned, axis=1).max() == 0.0
+    with pytest.raises(ValueError):
+        lookahead.candidate_values(arena, rows, monsters, hold=0, horizon=40, seed=1)
+
+
+def test_best_outputs_keeps_the_traditional_ai_on_ties_and_within_the_margin():
+    values = np.array([[1.0] * 11, [1.0] * 10 + [0.5], [1.02] + [1.0] * 10, [0.9] * 10 + [1.0]], np.float32)
+    assert lookahead.best_outputs(values).tolist() == [TRADITIONAL_OUTPUT, 0, 0, TRADITIONAL_OUTPUT]
+    assert lookahead.best_outputs(values, margin=0.05).tolist() == [TRADITIONAL_OUTPUT, 0, TRADITIONAL_OUTPUT,
+                                                                     TRADITIONAL_OUTPUT]
+
+
+def test_collect_records_each_decision_with_its_values_and_what_was_played():
+    settings = lookahead.LookaheadArgs(arenas=2, horizon=10, epsilon=0.5, seed=4)
+    data = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False)
+    n = len(data["actions"])
+    assert n > 10
+    assert data["histories"].shape == (n, 10, 64) and data["values"].shape == (n, MODEL_OUTPUTS)
+    assert np.array_equal(data["actions"], lookahead.best_outputs(data["values"]))
+    assert data["taken"].min() >= 0 and data["taken"].max() <= TRADITIONAL_OUTPUT
+    assert (data["taken"] != data["actions"]).any()  # exploration
+    assert ((data["hp_loss"] >= 0) & (data["hp_loss"] <= 1)).all() and data["hp_loss"].max() > 0
+    again = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False)
+    assert all(np.array_equal(data[k], again[k]) for k in data)  # seeded: the same decisions again
+
+
+def test_fusion_pads_ten_output_members_and_a_255_policy_ties_every_pair():
+    torch.manual_seed(0)
+    ten, eleven = networks.build("combat_dqn"), networks.build("spatial_vit", n_actions=MODEL_OUTPUTS)
+    fused = FusedPolicy({"combat_dqn": ten, "spatial_vit": eleven}, {"combat_dqn": 1.0, "spatial_vit": 3.0}).eval()
+    history = torch.rand(5, 10, 64)
+    with torch.no_grad():
+        probs = torch.exp(fused(history))
+        members = fused.member_probs(history)
+    assert probs.shape == (5, MODEL_OUTPUTS)
+    padded = torch.nn.functional.pad(members["combat_dqn"], (0, 1))
+    assert torch.allclose(probs, (padded + 3.0 * members["spatial_vit"]) / 4.0, atol=1e-6)
+    # a pack that always hands its tanks to the traditional AI plays exactly the traditional pack
+    report = evaluate(lambda states, histories: np.full(len(states), TRAD), "tank", ["crossroads"], 4, seed=2,
+                      num_arenas=4, progress=False)
+    assert report.ties == 4 and report.wins == 0

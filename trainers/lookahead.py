@@ -1,0 +1,149 @@
+"""The lookahead teacher: one step of policy improvement over the traditional AI, by search in arena copies.
+
+At a decision point of a monster, every candidate (actions 0..9, and 255: keep the traditional AI) is played
+for `hold` ticks in a copy of the arena (VecArena.clone_rows), then every monster plays the traditional AI
+until `horizon` ticks have passed; the candidate's value is the encounter score (party_damage + pack_hp) at
+that point. The candidates of one decision share their random numbers (common random numbers), so their
+values differ by what the action changed, not by the dice. Playing the best candidate at every decision is
+the greedy policy over the traditional AI's action values: policy improvement, as good as the traditional
+AI or better up to the noise of the estimate (a candidate must beat 255 by `margin` to replace it).
+
+The search runs at training time only. Its values are the supervised members' targets (trainers/pipeline.py),
+so serving stays one forward pass. Output index 10 of those members is action 255 (aiworld.mobs.state
+TRADITIONAL_OUTPUT): a model may hand a monster to the map server's own AI, which is what it learns to do
+wherever the search found nothing better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from aiworld.mobs.state import ARCHETYPES, INDEX, MODEL_OUTPUTS, TRADITIONAL_OUTPUT, Action, output_actions
+from trainers.arena.units import NR
+
+TRADITIONAL = int(Action.TRADITIONAL_AI)
+CANDIDATES = output_actions(np.arange(MODEL_OUTPUTS))  # int16[11]: 0..9, 255
+THREAT_HORIZON = 20  # ticks (2 s): the HP lost over this window is the threat model's target
+
+
+@dataclass
+class LookaheadArgs:
+    hold: int = 5
+    """ticks a candidate action is played before the traditional AI takes over (and between decisions)"""
+    horizon: int = 60
+    """ticks from the decision to the score that values it (6 s of game time)"""
+    margin: float = 0.0
+    """a candidate replaces 255 only if its value is higher by more than this"""
+    epsilon: float = 0.2
+    """share of decisions where the teacher plays a random candidate (its students must see the states
+    those lead to, and the threat model every action's outcome)"""
+    arenas: int = 16
+    """encounters played together per batch"""
+    seed: int = 1
+    """seeds the encounters, the copies' dice and the exploration"""
+
+
+def best_outputs(values: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """int64[N]: per row of values float[N, 11] the best output index, TRADITIONAL_OUTPUT unless another
+    candidate beats it by more than `margin` (ties keep the traditional AI)."""
+    best = values.argmax(axis=1)
+    gain = values[np.arange(len(values)), best] - values[:, TRADITIONAL_OUTPUT]
+    return np.where(gain > margin, best, TRADITIONAL_OUTPUT)
+
+
+def _shared_dice(arena, groups: np.ndarray, seed: int) -> None:
+    """Make the copies of one group draw identical random blocks from the next tick on."""
+    rng = np.random.default_rng(seed)
+    count = int(groups.max()) + 1
+
+    def draw() -> None:
+        arena._u = rng.random((NR, count, arena.U), dtype=np.float32)[:, groups]
+
+    arena._draw = draw
+
+
+def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int, horizon: int,
+                     seed: int) -> np.ndarray:
+    """float32[n, 11]: the value of each candidate (CANDIDATES order) for the monster `monsters[i]` of arena
+    `arenas[i]`, from copies of `arena` (which is not changed). See the module docstring."""
+    if not 0 < hold <= horizon:
+        raise ValueError(f"need 0 < hold <= horizon, got hold={hold} horizon={horizon}")
+    n, c = len(arenas), len(CANDIDATES)
+    if n == 0:
+        return np.zeros((0, c), np.float32)
+    copies = arena.clone_rows(np.repeat(arenas, c), seed)
+    _shared_dice(copies, np.repeat(np.arange(n), c), seed)
+    rows = np.arange(copies.E)
+    who = np.repeat(monsters, c)
+    what = np.tile(CANDIDATES, n)
+    actions = np.full((copies.E, copies.M), TRADITIONAL, np.int16)
+    for t in range(horizon):
+        actions.fill(TRADITIONAL)
+        if t < hold:
+            actions[rows, who] = what
+        copies.step(actions)
+        if copies.finished.all():
+            break
+    return copies._scores()[2].reshape(n, c).astype(np.float32)
+
+
+def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadArgs,
+            progress: bool = True) -> dict[str, np.ndarray]:
+    """The teacher plays `batches` batches of `args.arenas` encounters, cycling over the scenarios; the
+    archetype's monsters decide every `hold` ticks (the rest of the pack plays the traditional AI).
+
+    Returns, per decision: histories float32[N, 10, 64] (the L1 working memory), values float32[N, 11],
+    actions int64[N] (best_outputs), taken int64[N] (what was played: the best or a random candidate),
+    hp_loss float32[N] (the monster's HP ratio lost over the next THREAT_HORIZON ticks, or to the end of
+    its encounter) and patterns int64[N] (its target's behaviour pattern, -1 none)."""
+    from trainers.arena import VecArena, load_scenario
+    from trainers.evaluate import HistoryBuffer
+
+    if not scenarios:
+        raise ValueError(f"no scenario to collect {archetype} decisions in")
+    index = ARCHETYPES.index(archetype)
+    rng = np.random.default_rng([args.seed, 7])
+    parts: list[dict[str, np.ndarray]] = []
+    for b in tqdm(range(batches), desc=f"{archetype} lookahead", unit="batch", disable=not progress):
+        name = scenarios[b % len(scenarios)]
+        arena = VecArena(load_scenario(name), args.arenas, seed=int(rng.integers(2**31)), auto_reset=False)
+        E, M = arena.archetype.shape
+        memory = HistoryBuffer(E, M)
+        controlled = np.asarray(arena.archetype) == index
+        played = np.full((E, M), TRADITIONAL, np.int16)
+        hp: list[np.ndarray] = []
+        decisions: list[tuple] = []
+        t = 0
+        while not arena.finished.all():
+            states = arena.observe()
+            memory.push(states)
+            hp.append(states[..., INDEX["hp_ratio"]].copy())
+            if t % args.hold == 0:
+                played.fill(TRADITIONAL)
+                deciding = controlled & arena.alive & ~arena.finished[:, None]
+                if deciding.any():
+                    ea, ma = np.nonzero(deciding)
+                    values = candidate_values(arena, ea, ma, args.hold, args.horizon,
+                                              int(rng.integers(2**31)))
+                    best = best_outputs(values, args.margin)
+                    explore = rng.random(len(ea)) < args.epsilon
+                    taken = np.where(explore, rng.integers(0, len(CANDIDATES), len(ea)), best)
+                    played[ea, ma] = CANDIDATES[taken]
+                    decisions.append((t, ea, ma, memory.gather(deciding), values, best, taken,
+                                      arena.target_pattern[deciding].astype(np.int64)))
+            arena.step(played)
+            t += 1
+        hp.append(arena.observe()[..., INDEX["hp_ratio"]].copy())
+        trace = np.stack(hp)  # [ticks + 1, E, M]; a finished arena stays frozen, so its HP stays put
+        for t0, ea, ma, histories, values, best, taken, patterns in decisions:
+            later = trace[min(t0 + THREAT_HORIZON, len(trace) - 1), ea, ma]
+            parts.append({"histories": histories, "values": values, "actions": best.astype(np.int64),
+                          "taken": taken.astype(np.int64),
+                          "hp_loss": np.clip(trace[t0, ea, ma] - later, 0.0, 1.0).astype(np.float32),
+                          "patterns": patterns})
+    if not parts:
+        raise RuntimeError(f"no {archetype} monster made a decision in {scenarios}")
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
