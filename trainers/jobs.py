@@ -82,11 +82,13 @@ def _saved_weights(args: PipelineArgs) -> dict[str, float]:
     return json.loads(path.read_text())["weights"] if path.exists() else {t: 1.0 for t in MEMBER_TYPES}
 
 
-def served_precision(args: PipelineArgs) -> str:
-    """INT8 (what a CPU worker serves) unless its parity check failed; then FP32, the CPU fallback."""
+def served_precision(args: PipelineArgs, version: int | None = None) -> str:
+    """INT8 (what a CPU worker serves) unless its parity check failed; then FP32, the CPU fallback. For
+    args.version, or for another version of the archetype (the active one: each side plays as served)."""
     from aiworld.models import ModelVersion
 
-    registered = set(ModelVersion.objects.filter(archetype=args.archetype, model_type="fused", version=args.version)
+    version = args.version if version is None else version
+    registered = set(ModelVersion.objects.filter(archetype=args.archetype, model_type="fused", version=version)
                      .values_list("precision", flat=True))
     return "int8" if "int8" in registered or not registered else "fp32"
 
@@ -111,7 +113,7 @@ def evaluate(args: PipelineArgs, *, encounters: int | None = None, precision: st
         if active is None:
             promoted = True
         elif active != args.version:
-            active_path = training.served_path(args.archetype, active, precision)
+            active_path = training.served_path(args.archetype, active, served_precision(args, active))
             head_to_head = compare(candidate, onnx_policy(active_path), args.archetype, scenarios,
                                    encounters=encounters, seed=args.seed + 40_000, progress=args.progress)
             report["versus_active"] = {"version": active, **head_to_head}

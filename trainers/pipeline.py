@@ -1,6 +1,6 @@
 """One archetype's nine models, their fusion, export, evaluation and promotion (docs/learning.md).
 
-Order, because the supervised members learn from the reinforcement-learning ones:
+Order (each step reads what the ones before it left):
 1. the RL members learn in the arena on the archetype's reward: combat_dqn and skill_dqn (dqn.py),
    movement_ppo (ppo.py, movement actions plus ATTACK), soft_actor_critic (sac.py, ArenaMove-v0); each DQN's
    serving temperature is then fitted on its own states (networks.fit_temperature: its greedy action gets
@@ -84,8 +84,9 @@ class Budget:
     lookahead_batches: int = 50
     """batches of 16 encounters the lookahead teacher plays (cycling over the train scenarios) to build the
     supervised datasets; each decision costs 11 copies x 60 ticks of arena time"""
-    supervised_epochs: int = 8
-    """epochs over the dataset for each supervised member"""
+    supervised_epochs: int = 30
+    """most epochs over the dataset for each supervised member (early stopping on validation loss ends most
+    runs sooner; at 8 the value regression was still improving at the last epoch)"""
     tune_encounters: int = 96
     """validation encounters (train scenarios, other seeds) per fusion-weight decision"""
     eval_encounters: int = 1000
@@ -274,6 +275,9 @@ class Dataset:
     @classmethod
     def load(cls, path: Path) -> Dataset:
         with np.load(path) as data:
+            if "values" not in data:
+                raise ValueError(f"{path} holds the rollouts of the earlier RL-member teacher, not lookahead "
+                                 "decisions: delete it (and the supervised members) to collect them")
             return cls(**{k: data[k] for k in ("histories", "values", "actions", "taken", "hp_loss", "patterns")})
 
     def centred_values(self) -> np.ndarray:

@@ -32,16 +32,38 @@ def _registry_path(path: Path) -> str:
     return str(path.relative_to(models_dir)) if path.is_relative_to(models_dir) else str(path)
 
 
+def _forget_replaced(archetype: str, root: Path) -> bool:
+    """Forget the registered files in the archetype's shipped folder whose bytes a newer release replaced or
+    removed (they can never be served again: the engine checks every file's sha256). True if the active
+    fused network was among them: the release's version then takes its place."""
+    folder = (root / archetype).resolve()
+    stale = []
+    for row in ModelVersion.objects.filter(archetype=archetype):
+        path = registry.resolve_path(row.path).resolve()
+        if path.parent == folder and (not path.exists() or sha256_of(path) != row.sha256):
+            stale.append(row)
+    if not stale:
+        return False
+    was_active = any(r.model_type == "fused" and r.status == ModelVersion.Status.ACTIVE for r in stale)
+    ModelVersion.objects.filter(pk__in=[r.pk for r in stale]).delete()
+    registry.bump_generation()
+    log.warning("%s: %d registered file(s) of an earlier shipped version were replaced by this release and are "
+                "forgotten", archetype, len(stale))
+    return was_active
+
+
 @transaction.atomic
 def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
     """Register every shipped file that is not registered yet and activate an archetype's shipped fused
-    model when that archetype has no active one (a GM's choice is never overridden). {archetype: what}."""
+    model when that archetype has no active one (a GM's choice is never overridden), or when the active one
+    was an earlier shipped version whose files this release replaced. {archetype: what}."""
     done: dict[str, str] = {}
     for archetype in ARCHETYPES:
         shipped = manifest(archetype, root)
         if shipped is None:
             continue
         version = int(shipped["version"])
+        replaced_active = _forget_replaced(archetype, root)
         added = 0
         for model_type, files in shipped["files"].items():
             for precision, entry in files.items():
@@ -58,7 +80,8 @@ def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
         active = ModelVersion.objects.filter(archetype=archetype, status=ModelVersion.Status.ACTIVE).exists()
         if not active:
             registry.activate(archetype, "fused", version)
-        done[archetype] = f"v{version}: {added} file(s) registered" + ("" if active else ", fused model activated")
+        done[archetype] = f"v{version}: {added} file(s) registered" + ("" if active else ", fused model activated") \
+            + (" (the active one was an earlier shipped version)" if replaced_active else "")
     return done
 
 

@@ -147,3 +147,48 @@ def test_a_precision_that_failed_a_re_export_is_no_longer_served(tmp_path: Path,
     assert training.unregister(archetype="tank", model_type="fused", version=2, precisions={"int8"}) == 1
     served = ModelVersion.objects.filter(archetype="tank", version=2, status="active")
     assert set(served.values_list("precision", flat=True)) == {"fp32", "fp16"}
+
+
+@pytest.mark.django_db
+def test_a_candidate_meets_the_active_version_in_the_precision_each_is_served_in(tmp_path: Path, settings) -> None:
+    from trainers import jobs
+    from trainers.pipeline import Budget, PipelineArgs
+
+    settings.AIWORLD_MODELS_DIR = str(tmp_path)
+    old = write_precisions(random_mlp(seed=3, temporal=True), tmp_path / "tank" / "v1", "fused")
+    training.register_files(archetype="tank", model_type="fused", version=1,
+                            files={p: f for p, f in old.items() if p != "int8"}, metrics={})  # its INT8 failed
+    training.promote("tank", 1)
+    new = write_precisions(random_mlp(seed=4, temporal=True), tmp_path / "tank" / "v2", "fused")
+    training.register_files(archetype="tank", model_type="fused", version=2, files=new, metrics={})
+    args = PipelineArgs(archetype="tank", version=2, out_root=tmp_path, budget=Budget(), progress=False,
+                        only_scenarios=("cave",))
+    report = jobs.evaluate(args, encounters=4)
+    assert report["precision"] == "int8" and report["versus_active"]["version"] == 1
+    assert report["versus_active"]["encounters"] == 4  # the active one played from its FP32 file
+
+
+@pytest.mark.django_db
+def test_a_release_with_a_newer_shipped_version_replaces_the_shipped_one_not_a_gms_choice(tmp_path: Path,
+                                                                                            settings) -> None:
+    settings.AIWORLD_MODELS_DIR = str(tmp_path)
+    root = tmp_path / "shipped"
+    _ship(root, "tank", 1)
+    _ship(root, "mage", 1)
+    shipped_models.install(root)
+    gm = write_precisions(random_mlp(seed=9, temporal=True), tmp_path / "mage" / "v5", "fused")
+    training.register_files(archetype="mage", model_type="fused", version=5, files=gm, metrics={})
+    registry.activate("mage", "fused", 5)  # a GM's choice for mage
+
+    for archetype in ("tank", "mage"):  # the next release ships version 3 over the same files
+        folder = root / archetype
+        paths = write_precisions(random_mlp(seed=11, temporal=True), folder, "fused")
+        files = {"fused": {p: {"file": path.name, "sha256": sha256_of(path)} for p, path in paths.items()}}
+        (folder / "manifest.json").write_text(json.dumps({"version": 3, "files": files}))
+    done = shipped_models.install(root)
+    assert done["tank"] == "v3: 3 file(s) registered, fused model activated (the active one was an earlier " \
+                          "shipped version)"
+    assert training.active_version("tank") == 3
+    assert not ModelVersion.objects.filter(archetype="tank", version=1).exists()  # its files are gone
+    assert training.active_version("mage") == 5 and done["mage"] == "v3: 3 file(s) registered"
+    assert shipped_models.install(root)["tank"] == "v3: 0 file(s) registered"
