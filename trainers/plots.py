@@ -11,6 +11,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 REFERENCES = ((0.5, "50% (no better than traditional)", "grey"), (0.75, "75% target", "tab:green"))
 
@@ -24,8 +25,8 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def plot_win_rates(history: dict[str, list[tuple[int, float, float, float]]], path: Path) -> Path:
-    """One line per archetype: paired win rate against the traditional AI over training steps, with its
-    Wilson band. history[archetype] = [(step, win_rate, wilson_low, wilson_high), ...]."""
+    """One line per archetype: paired win rate against the traditional AI per model version, with its
+    Wilson band. history[archetype] = [(version, win_rate, wilson_low, wilson_high), ...]."""
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     for archetype, points in sorted(history.items()):
@@ -38,9 +39,10 @@ def plot_win_rates(history: dict[str, list[tuple[int, float, float, float]]], pa
     for y, label, color in REFERENCES:
         ax.axhline(y, linestyle="--", linewidth=1, color=color, label=label)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("training steps")
+    ax.set_xlabel("model version")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("paired win rate vs traditional AI")
-    ax.set_title("Win rate over training (Wilson 95% band)")
+    ax.set_title("Win rate per model version (Wilson 95% band)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()

@@ -150,11 +150,15 @@ def latest_trained_version(archetype: str) -> int | None:
 
 
 def win_rate_history() -> dict[str, list[tuple[int, float, float, float]]]:
-    """Per archetype: (training steps, win rate, Wilson low, Wilson high) of every fused evaluation, in order."""
+    """Per archetype: (model version, win rate, Wilson low, Wilson high) of each version's latest fused
+    evaluation, in version order. Versions, not training steps: a version can change how members learn
+    (version 3's teacher) without training longer, and its steps may even be fewer."""
+    latest: dict[tuple[str, int], Evaluation] = {}
+    for row in Evaluation.objects.filter(model_type="fused").order_by("created_at", "pk"):
+        latest[(row.archetype, row.version)] = row
     history: dict[str, list[tuple[int, float, float, float]]] = {}
-    for row in Evaluation.objects.filter(model_type="fused").order_by("archetype", "training_steps", "created_at"):
-        history.setdefault(row.archetype, []).append((row.training_steps, row.win_rate, row.wilson_low,
-                                                      row.wilson_high))
+    for (archetype, version), row in sorted(latest.items()):
+        history.setdefault(archetype, []).append((version, row.win_rate, row.wilson_low, row.wilson_high))
     return history
 
 

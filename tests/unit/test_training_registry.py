@@ -192,3 +192,18 @@ def test_a_release_with_a_newer_shipped_version_replaces_the_shipped_one_not_a_g
     assert not ModelVersion.objects.filter(archetype="tank", version=1).exists()  # its files are gone
     assert training.active_version("mage") == 5 and done["mage"] == "v3: 3 file(s) registered"
     assert shipped_models.install(root)["tank"] == "v3: 0 file(s) registered"
+
+
+@pytest.mark.django_db
+def test_win_rate_history_has_each_versions_latest_evaluation_in_version_order() -> None:
+    def evaluation(version: int, win_rate: float, steps: int) -> None:
+        training.record_evaluation(archetype="mage", model_type="fused", version=version, precision="fp32",
+                                   training_steps=steps, report={"encounters": 100, "wins": int(win_rate * 100),
+                                                                 "win_rate": win_rate, "wilson_low": win_rate - 0.1,
+                                                                 "wilson_high": win_rate + 0.1})
+
+    evaluation(3, 0.6, steps=100)  # fewer steps than version 1: a new teacher, not longer training
+    evaluation(1, 0.4, steps=500)
+    evaluation(3, 0.65, steps=100)  # evaluated again: the latest counts
+    assert training.win_rate_history() == {"mage": [(1, 0.4, pytest.approx(0.3), pytest.approx(0.5)),
+                                                    (3, 0.65, pytest.approx(0.55), pytest.approx(0.75))]}

@@ -1,7 +1,7 @@
 """python manage.py evaluate [--archetype A] [--model-version N] [--encounters 1000]: the fused ONNX network
 against the traditional-AI pack on paired seeds of the held-out scenarios; win rate with a Wilson 95%
 interval and the archetype's objective scores go to the registry; the candidate becomes active if it
-beats the active version (or none is active). --plot writes the win rate over training per archetype."""
+beats the active version (or none is active). --plot writes the win rate per model version and archetype."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
                             help="default: int8 (what a CPU worker serves), fp32 if int8 failed its parity check")
         parser.add_argument("--no-promote", action="store_true", help="record only")
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--plot", type=Path, help="write the win rate over training (PNG) here")
+        parser.add_argument("--plot", type=Path, help="write the win rate per model version (PNG) here")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **o):
