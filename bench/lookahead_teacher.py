@@ -38,12 +38,10 @@ def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.
     while not arena.finished.all():
         if settings is not None and t % settings.hold == 0:
             actions.fill(lookahead.TRADITIONAL)
-            deciding = controlled & arena.alive & ~arena.finished[:, None]
-            if deciding.any():
-                ea, ma = np.nonzero(deciding)
-                values = lookahead.candidate_values(arena, ea, ma, settings.hold, settings.horizon,
-                                                    int(rng.integers(2**31)))
-                actions[ea, ma] = lookahead.CANDIDATES[lookahead.best_outputs(values, settings.margin)]
+            found = lookahead.search(arena, controlled, settings, rng)
+            if found is not None:
+                deciding, _values, best = found
+                actions[deciding] = lookahead.CANDIDATES[best]
         arena.step(actions)
         t += 1
     return arena._scores()[2]

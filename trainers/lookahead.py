@@ -90,6 +90,19 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
     return copies._scores()[2].reshape(n, c).astype(np.float32)
 
 
+def search(arena, controlled: np.ndarray, args: LookaheadArgs,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """One decision point of the teacher: every living, unfinished monster where `controlled` (bool[E, M]) is
+    set gets its candidates valued. Returns (deciding bool[E, M], values float32[n, 11], best int64[n]) in
+    the row-major order of `deciding`, or None when no monster decides (no random number is drawn then)."""
+    deciding = controlled & arena.alive & ~arena.finished[:, None]
+    if not deciding.any():
+        return None
+    ea, ma = np.nonzero(deciding)
+    values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)))
+    return deciding, values, best_outputs(values, args.margin)
+
+
 def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadArgs,
             progress: bool = True) -> dict[str, np.ndarray]:
     """The teacher plays `batches` batches of `args.arenas` encounters, cycling over the scenarios; the
@@ -123,12 +136,10 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
             hp.append(states[..., INDEX["hp_ratio"]].copy())
             if t % args.hold == 0:
                 played.fill(TRADITIONAL)
-                deciding = controlled & arena.alive & ~arena.finished[:, None]
-                if deciding.any():
+                found = search(arena, controlled, args, rng)
+                if found is not None:
+                    deciding, values, best = found
                     ea, ma = np.nonzero(deciding)
-                    values = candidate_values(arena, ea, ma, args.hold, args.horizon,
-                                              int(rng.integers(2**31)))
-                    best = best_outputs(values, args.margin)
                     explore = rng.random(len(ea)) < args.epsilon
                     taken = np.where(explore, rng.integers(0, len(CANDIDATES), len(ea)), best)
                     played[ea, ma] = CANDIDATES[taken]
