@@ -2,10 +2,14 @@
 
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py [--duration 10] [--monsters 500]
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~2 min
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models small,shipped --forms fast
 
-Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it) with INT8
-models for all six archetypes, registered and activated as tests/support/models.install_models
-does, and the GM's forced level set to 3 so that a GPU host measures the same path.
+Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
+forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
+(a fresh worker each):
+- small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
+- shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
+  its parity check, else FP32: what level 3 serves).
 
 - Each wire form of docs/protocol.md §5 named in --forms (default: fast, then compact), against the
   same worker, one after the other.
@@ -208,20 +212,28 @@ def wait_until_idle(conn: redis.Redis, timeout: float = 20.0) -> None:
     time.sleep(0.3)
 
 
+def level3_specs() -> list[registry.ModelSpec]:
+    """The active files level 3 serves: per archetype and model, INT8 where registered, else FP32."""
+    by_model: dict[tuple[str, str], list[registry.ModelSpec]] = {}
+    for spec in registry.snapshot().models:
+        by_model.setdefault((spec.archetype, spec.model_type), []).append(spec)
+    return [next(s for p in ("int8", "fp32") for s in specs if s.precision == p) for specs in by_model.values()]
+
+
 def raw_onnxruntime(monsters: int, seconds: float) -> float:
-    """Decisions/s of the same INT8 models run directly in this process, as the engine runs them at
-    level 3 (CPU, 1 intra-op thread): per message, one run per archetype on its share of the rows."""
+    """Decisions/s of the same models run directly in this process, as the engine runs them at level 3
+    (CPU, 1 intra-op thread): per message, one run per archetype on its share of the rows."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(os.environ.get("AIWORLD_ORT_THREADS", "1"))
     options.inter_op_num_threads = 1
-    specs = [spec for spec in registry.snapshot().models if spec.precision == "int8"]
     sessions = [ort.InferenceSession(str(spec.path), sess_options=options, providers=["CPUExecutionProvider"])
-                for spec in specs]
+                for spec in level3_specs()]
     rng = np.random.default_rng(0)
     share = [len(part) for part in np.array_split(np.arange(monsters), len(sessions))]
-    inputs = [(s, s.get_inputs()[0].name, rng.random((rows, 64), dtype=np.float32))
+    inputs = [(s, s.get_inputs()[0].name,  # a history-input model gets [rows, 10, 64], a state model [rows, 64]
+               rng.random((rows, *[d for d in s.get_inputs()[0].shape[1:]]), dtype=np.float32))
               for s, rows in zip(sessions, share, strict=True) if rows]
     for session, name, rows in inputs:
         session.run(None, {name: rows})
@@ -257,12 +269,25 @@ def memory_per_archetype(url: str, worker_pid: int) -> tuple[float, list[tuple[s
     return start / 2**20, out
 
 
-def prepare(prefix: str) -> Path:
-    """Migrate, install INT8 models for every archetype in a fresh temporary folder (returned), and
-    force fallback level 3 (CPU INT8 even where a GPU exists): the set-up every decisions benchmark shares."""
+MODEL_SETS = {"small": "INT8 64-64-64-10 MLPs, untrained",
+              "shipped": "models/shipped (trained fused networks, INT8 where it passed parity, else FP32)"}
+
+
+def prepare(prefix: str, models: str = "small") -> Path:
+    """Migrate, register and activate a model set for every archetype (`small`: INT8 MLPs written to a fresh
+    temporary folder, which is returned; `shipped`: models/shipped, as a fresh install loads them), and force
+    fallback level 3 (CPU INT8 even where a GPU exists): the set-up every decisions benchmark shares."""
+    from aiworld.models import ModelVersion
+    from aiworld.services import shipped_models
+
     call_command("migrate", verbosity=0)
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    install_models(tmp / "models", ARCHETYPES)
+    ModelVersion.objects.all().delete()  # one model set at a time
+    registry.bump_generation()
+    if models == "shipped":
+        shipped_models.install()
+    else:
+        install_models(tmp / "models", ARCHETYPES)
     registry.set_policy(forced_level=3)
     return tmp
 
@@ -295,6 +320,8 @@ def main() -> int:
     parser.add_argument("--forms", default="fast,compact",
                         help=f"wire forms to measure, in order (of {', '.join(client.FORMS)}; default fast,compact)")
     parser.add_argument("--quick", action="store_true", help="3 s per load, short warm-ups: a check (~2 min)")
+    parser.add_argument("--models", default="small",
+                        help=f"model sets to serve, in order (of {', '.join(MODEL_SETS)}; default small)")
     options = parser.parse_args()
     if not 1 <= options.monsters <= 4096 or not 1 <= options.saturation_monsters <= 4096:
         parser.error("monsters per message must be 1..4096")
@@ -309,10 +336,48 @@ def main() -> int:
     if redis.Redis.from_url(url).connection_pool.connection_kwargs.get("host") not in ("127.0.0.1", "localhost",
                                                                                         "::1", None):
         parser.error("BROKER_URL must point at loopback: run through `python -m aiworld.launcher exec --fresh`")
+    model_sets = [name.strip() for name in options.models.split(",") if name.strip()]
+    if not model_sets or any(name not in MODEL_SETS for name in model_sets):
+        parser.error(f"--models takes names from {', '.join(MODEL_SETS)}")
     setup = machine()
     began = time.monotonic()
+    measured = [measure(url, models, forms, options, duration, warmup) for models in model_sets]
 
-    tmp = prepare("bench-decisions-")
+    print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
+    print(f"machine: {setup}")
+    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {duration:g} s measured per load after "
+          f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
+          f"6 archetypes; producers, worker and the broker share the cores; total wall time "
+          f"{time.monotonic() - began:.0f} s\n")
+    for m in measured:
+        print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
+              + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
+    print("\n| models | form | offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | "
+          "errors | skipped ticks | levels |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for m in measured:
+        for form, name, r in m["results"]:
+            levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
+            print(f"| {m['models']} | {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                  f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
+    for m in measured:
+        print(f"\n{m['models']}: raw onnxruntime, same models, one process, 1 intra-op thread, one run per archetype "
+              f"per message: {m['raw_saturation']:,.0f} decisions/s at {options.saturation_monsters} monsters per "
+              f"message, {m['raw_offered']:,.0f} decisions/s at {options.monsters}")
+        for form, name, r in m["results"]:
+            if name.startswith("saturation"):
+                print(f"end to end ({form}) / raw at saturation: {r['decisions_s']:,.0f} / {m['raw_saturation']:,.0f} "
+                      f"= {r['decisions_s'] / m['raw_saturation']:.2%}")
+        print(f"worker RSS before any model {m['base_rss']:.0f} MiB; growth as each archetype's models loaded (MiB): "
+              + ", ".join(f"{a} {mib:+.1f}" for a, mib in m["memory"])
+              + f" (the first includes onnxruntime's first session); worker RSS at the end {m['worker_rss']:.0f} MiB")
+    return 0
+
+
+def measure(url: str, models: str, forms: list[str], options: argparse.Namespace, duration: float,
+            warmup: float) -> dict:
+    """Every load of every form against one fresh worker serving the model set, then raw onnxruntime."""
+    tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
     worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool="threads",
                           concurrency=options.threads)
@@ -338,33 +403,9 @@ def main() -> int:
     finally:
         worker.stop()
     raw_seconds = 2.0 if options.quick else 5.0
-    raw_saturation = raw_onnxruntime(options.saturation_monsters, raw_seconds)
-    raw_offered = raw_onnxruntime(options.monsters, raw_seconds)
-
-    print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
-    print(f"machine: {setup}")
-    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {duration:g} s measured per load after "
-          f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, INT8 "
-          f"models (64-64-64-10 MLPs, untrained) for 6 archetypes; producers, worker and the broker share the cores; "
-          f"total wall time {time.monotonic() - began:.0f} s\n")
-    print("| form | offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | errors | "
-          "skipped ticks | levels |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for form, name, r in results:
-        levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-        print(f"| {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['messages']} | "
-              f"{r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
-    print(f"\nraw onnxruntime, same INT8 models, one process, 1 intra-op thread, one run per archetype per message: "
-          f"{raw_saturation:,.0f} decisions/s at {options.saturation_monsters} monsters per message, "
-          f"{raw_offered:,.0f} decisions/s at {options.monsters}")
-    for form, name, r in results:
-        if name.startswith("saturation"):
-            print(f"end to end ({form}) / raw at saturation: {r['decisions_s']:,.0f} / {raw_saturation:,.0f} = "
-                  f"{r['decisions_s'] / raw_saturation:.2%}")
-    print(f"\nworker RSS before any model {base_rss:.0f} MiB; growth as each archetype's models loaded (MiB): "
-          + ", ".join(f"{a} {mib:+.1f}" for a, mib in memory)
-          + f" (the first includes onnxruntime's first session); worker RSS at the end {worker_rss:.0f} MiB")
-    return 0
+    return {"models": models, "specs": level3_specs(), "results": results, "base_rss": base_rss, "memory": memory,
+            "worker_rss": worker_rss, "raw_saturation": raw_onnxruntime(options.saturation_monsters, raw_seconds),
+            "raw_offered": raw_onnxruntime(options.monsters, raw_seconds)}
 
 
 if __name__ == "__main__":

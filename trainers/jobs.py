@@ -22,11 +22,15 @@ log = logging.getLogger("aiworld.train")
 
 
 def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
-                  device: str | None = None, progress: bool = True, out_root: Path | None = None) -> PipelineArgs:
+                  device: str | None = None, progress: bool = True, out_root: Path | None = None,
+                  dagger_from: int | None = None) -> PipelineArgs:
     training.check_names(archetype)
-    return PipelineArgs(archetype=archetype, version=version or training.next_version(archetype),
+    version = version or training.next_version(archetype)
+    if dagger_from is not None and not 0 < dagger_from < version:
+        raise ValueError(f"dagger_from must be an earlier version than {version}, got {dagger_from}")
+    return PipelineArgs(archetype=archetype, version=version,
                         out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=Budget().scaled(scale),
-                        seed=seed, device=device, progress=progress)
+                        seed=seed, device=device, progress=progress, dagger_from=dagger_from)
 
 
 def _device(args: PipelineArgs) -> str:
@@ -39,7 +43,8 @@ def train_member(args: PipelineArgs, model_type: str, *, worker: str = "", force
     """Train one member under a TrainingRun row. Returns its metrics; raises if another worker holds it."""
     run = training.create_run(archetype=args.archetype, model_type=model_type, version=args.version,
                               algorithm=pipeline.ALGORITHM[model_type],
-                              args={"budget": pipeline.asdict(args.budget), "seed": args.seed})
+                              args={"budget": pipeline.asdict(args.budget), "seed": args.seed,
+                                    "dagger_from": args.dagger_from})
     if run.status == run.Status.SUCCEEDED and not force and pipeline.weights_path(args, model_type).exists():
         return run.metrics
     worker = worker or socket.gethostname()

@@ -6,7 +6,13 @@ until `horizon` ticks have passed; the candidate's value is the encounter score 
 that point. The candidates of one decision share their random numbers (common random numbers), so their
 values differ by what the action changed, not by the dice. Playing the best candidate at every decision is
 the greedy policy over the traditional AI's action values: policy improvement, as good as the traditional
-AI or better up to the noise of the estimate (a candidate must beat 255 by `margin` to replace it).
+AI or better up to the noise of the estimate (a candidate must beat 255 by `margin` to replace it). With
+`continuations` > 1 each candidate is played that many times with other dice and valued by the mean, which
+lowers that noise at a proportional cost.
+
+Who plays between decisions is separate from what is recorded: the teacher's best candidate by default, or a
+`behaviour` policy (a student), so that the recorded states are the ones the student meets and the teacher
+says what it should have done there (DAgger, Ross et al. 2011; trainers/pipeline.py `dagger_from`).
 
 The search runs at training time only. Its values are the supervised members' targets (trainers/pipeline.py),
 so serving stays one forward pass. Output index 10 of those members is action 255 (aiworld.mobs.state
@@ -16,6 +22,7 @@ wherever the search found nothing better.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +49,8 @@ class LookaheadArgs:
     those lead to, and the threat model every action's outcome)"""
     arenas: int = 16
     """encounters played together per batch"""
+    continuations: int = 1
+    """times each candidate is played (other dice each time, shared by the candidates); its value is the mean"""
     seed: int = 1
     """seeds the encounters, the copies' dice and the exploration"""
 
@@ -66,19 +75,22 @@ def _shared_dice(arena, groups: np.ndarray, seed: int) -> None:
 
 
 def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int, horizon: int,
-                     seed: int) -> np.ndarray:
+                     seed: int, continuations: int = 1) -> np.ndarray:
     """float32[n, 11]: the value of each candidate (CANDIDATES order) for the monster `monsters[i]` of arena
-    `arenas[i]`, from copies of `arena` (which is not changed). See the module docstring."""
+    `arenas[i]`, from copies of `arena` (which is not changed): the mean over `continuations` plays, each
+    with its own dice shared by the 11 candidates. See the module docstring."""
     if not 0 < hold <= horizon:
         raise ValueError(f"need 0 < hold <= horizon, got hold={hold} horizon={horizon}")
-    n, c = len(arenas), len(CANDIDATES)
+    if continuations < 1:
+        raise ValueError(f"need at least one continuation, got {continuations}")
+    n, c, k = len(arenas), len(CANDIDATES), continuations
     if n == 0:
         return np.zeros((0, c), np.float32)
-    copies = arena.clone_rows(np.repeat(arenas, c), seed)
-    _shared_dice(copies, np.repeat(np.arange(n), c), seed)
+    copies = arena.clone_rows(np.repeat(arenas, k * c), seed)  # decision-major, then continuation, then candidate
+    _shared_dice(copies, np.repeat(np.arange(n * k), c), seed)
     rows = np.arange(copies.E)
-    who = np.repeat(monsters, c)
-    what = np.tile(CANDIDATES, n)
+    who = np.repeat(monsters, k * c)
+    what = np.tile(CANDIDATES, n * k)
     actions = np.full((copies.E, copies.M), TRADITIONAL, np.int16)
     for t in range(horizon):
         actions.fill(TRADITIONAL)
@@ -87,7 +99,7 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
         copies.step(actions)
         if copies.finished.all():
             break
-    return copies._scores()[2].reshape(n, c).astype(np.float32)
+    return copies._scores()[2].reshape(n, k, c).mean(axis=1).astype(np.float32)
 
 
 def search(arena, controlled: np.ndarray, args: LookaheadArgs,
@@ -99,14 +111,19 @@ def search(arena, controlled: np.ndarray, args: LookaheadArgs,
     if not deciding.any():
         return None
     ea, ma = np.nonzero(deciding)
-    values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)))
+    values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)), args.continuations)
     return deciding, values, best_outputs(values, args.margin)
 
 
+Behaviour = Callable[[np.ndarray], np.ndarray]  # histories float32[n, 10, 64] -> output indices int[n] (10 = 255)
+
+
 def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadArgs,
-            progress: bool = True) -> dict[str, np.ndarray]:
-    """The teacher plays `batches` batches of `args.arenas` encounters, cycling over the scenarios; the
-    archetype's monsters decide every `hold` ticks (the rest of the pack plays the traditional AI).
+            progress: bool = True, behaviour: Behaviour | None = None) -> dict[str, np.ndarray]:
+    """`batches` batches of `args.arenas` encounters, cycling over the scenarios; the archetype's monsters
+    decide every `hold` ticks (the rest of the pack plays the traditional AI). At each decision the teacher
+    values every candidate; what is played is a random candidate (share `epsilon`), else `behaviour`'s
+    choice, or the teacher's best when there is no behaviour policy.
 
     Returns, per decision: histories float32[N, 10, 64] (the L1 working memory), values float32[N, 11],
     actions int64[N] (best_outputs), taken int64[N] (what was played: the best or a random candidate),
@@ -140,10 +157,12 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
                 if found is not None:
                     deciding, values, best = found
                     ea, ma = np.nonzero(deciding)
+                    histories = memory.gather(deciding)
                     explore = rng.random(len(ea)) < args.epsilon
-                    taken = np.where(explore, rng.integers(0, len(CANDIDATES), len(ea)), best)
+                    chosen = best if behaviour is None else np.asarray(behaviour(histories), np.int64)
+                    taken = np.where(explore, rng.integers(0, len(CANDIDATES), len(ea)), chosen)
                     played[ea, ma] = CANDIDATES[taken]
-                    decisions.append((t, ea, ma, memory.gather(deciding), values, best, taken,
+                    decisions.append((t, ea, ma, histories, values, best, taken,
                                       arena.target_pattern[deciding].astype(np.int64)))
             arena.step(played)
             t += 1

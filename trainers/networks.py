@@ -284,14 +284,19 @@ class _Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
-    def forward(self, x: torch.Tensor, key_bias: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key_bias: torch.Tensor | None = None, keep: int | None = None) -> torch.Tensor:
+        """x float[B, T, dim] -> float[B, T, dim], or [B, 1, dim] with only token `keep` when that is given: the
+        last block of a pooled encoder needs one token's output, so only that token queries (the same numbers
+        for it, at about a third of the block's work)."""
         b, t, d = x.shape
         qkv = self.qkv(self.norm1(x)).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # [B, heads, T, head_dim]
+        if keep is not None:
+            q, x = q[:, :, keep:keep + 1 or None], x[:, keep:keep + 1 or None]  # keep=-1: [-1:]
         scores = (q * (self.head_dim ** -0.5)) @ k.transpose(-2, -1)
         if key_bias is not None:
             scores = scores + key_bias
-        mixed = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
+        mixed = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, x.shape[1], d)
         x = x + self.proj(mixed)
         return x + self.mlp(self.norm2(x))
 
@@ -322,8 +327,8 @@ class SpatialViT(_Classifier):
         tokens = self.patch_embedding(x.reshape(-1, self.patches, self.patch_size))
         cls = self.cls_token + torch.zeros_like(tokens[:, :1])  # broadcast to the batch without shape ops
         h = torch.cat([cls, tokens], dim=1) + self.position_embedding
-        for block in self.blocks:
-            h = block(h)
+        for i, block in enumerate(self.blocks):
+            h = block(h, keep=0 if i == len(self.blocks) - 1 else None)  # only the CLS token is read
         return self.head(self.norm(h[:, 0]))
 
 
@@ -343,8 +348,8 @@ class _HistoryEncoder(nn.Module):
         unseen = (history.abs().sum(dim=-1) == 0).to(history.dtype)  # [B, T]; a real state is never all zero
         key_bias = (unseen * MASKED_LOGIT).unsqueeze(1).unsqueeze(1)  # [B, 1, 1, T]
         h = self.embedding(history) + self.position_embedding
-        for block in self.blocks:
-            h = block(h, key_bias)
+        for i, block in enumerate(self.blocks):
+            h = block(h, key_bias, keep=-1 if i == len(self.blocks) - 1 else None)  # only the last token is read
         return self.norm(h[:, -1])
 
 

@@ -8,7 +8,9 @@ Order (each step reads what the ones before it left):
 2. the teacher, a lookahead search over the traditional AI (trainers/lookahead.py: every candidate action,
    255 included, played in copies of the arena and followed by the traditional AI), plays the train
    scenarios with some exploration; every decision gives the history, every candidate's value, the best
-   candidate, the target's behaviour pattern and the HP lost in the next 2 s;
+   candidate, the target's behaviour pattern and the HP lost in the next 2 s. With `dagger_from`, an earlier
+   version's served fusion plays instead and the teacher only labels what it meets; that version's dataset
+   is added to the new decisions (DAgger: the students learn the states their own play leads to);
 3. the supervised members learn from that, with 11 outputs (the 11th is action 255: leave the monster to
    the map server's AI): threat_assessment regresses the HP lost per action taken, team_coordination /
    spatial_vit / temporal_transformer regress the candidates' values (centred, in units of VALUE_SCALE)
@@ -46,6 +48,7 @@ from trainers.fusion import FusedPolicy
 
 if TYPE_CHECKING:
     from trainers.evaluate import EvalReport
+    from trainers.lookahead import Behaviour
 
 log = logging.getLogger("aiworld.train")
 
@@ -83,7 +86,9 @@ class Budget:
     """arenas per train scenario in those rollouts"""
     lookahead_batches: int = 50
     """batches of 16 encounters the lookahead teacher plays (cycling over the train scenarios) to build the
-    supervised datasets; each decision costs 11 copies x 60 ticks of arena time"""
+    supervised datasets; each decision costs 11 copies x 60 ticks of arena time per continuation"""
+    lookahead_continuations: int = 2
+    """plays per candidate the teacher averages (lookahead.LookaheadArgs.continuations; version 3 used 1)"""
     supervised_epochs: int = 30
     """most epochs over the dataset for each supervised member (early stopping on validation loss ends most
     runs sooner; at 8 the value regression was still improving at the last epoch)"""
@@ -121,6 +126,9 @@ class PipelineArgs:
     procedural: int = 0
     """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios) added to the
     RL members' training mix; validation and rollouts keep the hand-made ones. 0: none"""
+    dagger_from: int | None = None
+    """an earlier version of the archetype (with its dataset.npz and fusion.json) whose fused policy plays
+    while the teacher labels (DAgger); its dataset is aggregated into this one's. None: the teacher plays"""
 
     @property
     def out_dir(self) -> Path:
@@ -325,27 +333,56 @@ def _load_dataset(path: Path, mtime_ns: int) -> Dataset:
 
 def dataset(args: PipelineArgs) -> Dataset:
     """The lookahead teacher's decisions on the train scenarios (dataset.npz; lookahead.json says how
-    they were made and how often the teacher kept the traditional AI)."""
+    they were made and how often the teacher kept the traditional AI). With args.dagger_from, the decisions
+    met by that version's fusion, added to that version's own dataset."""
     from trainers import lookahead
 
     path = args.out_dir / "dataset.npz"
     if path.exists():
         return _load_dataset(path, path.stat().st_mtime_ns)
-    settings = lookahead.LookaheadArgs(seed=args.seed)
+    settings = lookahead.LookaheadArgs(seed=args.seed, continuations=args.budget.lookahead_continuations)
+    behaviour, earlier = None, None
+    if args.dagger_from is not None:
+        earlier = replace(args, version=args.dagger_from, dagger_from=None)
+        behaviour = _behaviour(earlier)
+        earlier_data = Dataset.load(earlier.out_dir / "dataset.npz")
+        # other encounters than the earlier version's own (same scenarios, other seeds)
+        settings = replace(settings, seed=args.seed + 1000 * args.version)
     started = time.monotonic()
     data = Dataset(**lookahead.collect(args.archetype, args.scenarios("train"), args.budget.lookahead_batches,
-                                       settings, progress=args.progress))
+                                       settings, progress=args.progress, behaviour=behaviour))
+    new = len(data.actions)
+    if earlier is not None:
+        data = Dataset(**{k: np.concatenate([getattr(earlier_data, k), getattr(data, k)])
+                          for k in asdict(data)})
     args.out_dir.mkdir(parents=True, exist_ok=True)
     data.save(path)
     shares = np.bincount(data.actions, minlength=MODEL_OUTPUTS) / len(data.actions)
     actions = output_actions(np.arange(MODEL_OUTPUTS)).tolist()
     (args.out_dir / "lookahead.json").write_text(json.dumps({
         "settings": asdict(settings), "batches": args.budget.lookahead_batches, "decisions": len(data.actions),
+        "new_decisions": new, "dagger_from": args.dagger_from,
         "seconds": round(time.monotonic() - started, 1),
         "best_action_share": {str(a): round(float(x), 4) for a, x in zip(actions, shares, strict=True)},
         "mean_gain_over_traditional": float((data.values.max(axis=1) - data.values[:, -1]).mean())}, indent=1))
-    log.info("%s v%d: %d lookahead decisions recorded", args.archetype, args.version, len(data.actions))
+    log.info("%s v%d: %d lookahead decisions recorded (%d new)", args.archetype, args.version, len(data.actions), new)
     return data
+
+
+def _behaviour(earlier: PipelineArgs) -> Behaviour:
+    """The fused policy of an earlier version (its fusion.json weights, its members' weights) as a
+    lookahead behaviour: histories -> output indices."""
+    path = earlier.out_dir / "fusion.json"
+    if not path.exists() or not (earlier.out_dir / "dataset.npz").exists():
+        raise ValueError(f"{earlier.archetype} v{earlier.version} has no fusion.json and dataset.npz to continue "
+                         "from (dagger_from needs a version trained by this pipeline)")
+    policy = fused(earlier, json.loads(path.read_text())["weights"])
+
+    def choose(histories: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return policy(torch.from_numpy(histories)).argmax(dim=1).numpy()
+
+    return choose
 
 
 def _train_supervised(args: PipelineArgs, model_type: str) -> tuple[nn.Module, dict]:
@@ -376,6 +413,8 @@ def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) ->
         log.info("%s/%s v%d already trained", args.archetype, model_type, args.version)
         return member_metrics(args, model_type)
     started = time.monotonic()
+    if model_type in RL_TYPES and args.dagger_from is not None:
+        return _carry_over(args, model_type)
     trainer = _train_rl if model_type in RL_TYPES else _train_supervised
     module, metrics = trainer(args, model_type)
     if model_type in DQN_TYPES:
@@ -385,6 +424,18 @@ def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) ->
     save_member(args, model_type, module, metrics)
     log.info("%s/%s v%d trained in %.0f s: %s", args.archetype, model_type, args.version,
              metrics["train_seconds"], metrics)
+    return metrics
+
+
+def _carry_over(args: PipelineArgs, model_type: str) -> dict:
+    """An RL member of a DAgger version is the earlier version's, unchanged: its training does not depend on
+    the teacher. Returns its metrics (with `carried_from`)."""
+    earlier = replace(args, version=args.dagger_from, dagger_from=None)
+    if not weights_path(earlier, model_type).exists():
+        raise ValueError(f"{args.archetype} v{args.dagger_from} has no {model_type} to carry over")
+    metrics = {**member_metrics(earlier, model_type), "carried_from": args.dagger_from}
+    save_member(args, model_type, load_member(earlier, model_type), metrics)
+    log.info("%s/%s v%d: carried over from v%d", args.archetype, model_type, args.version, args.dagger_from)
     return metrics
 
 

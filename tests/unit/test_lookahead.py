@@ -66,6 +66,23 @@ def test_candidates_share_their_dice_so_a_stunned_monster_values_every_candidate
         lookahead.candidate_values(arena, rows, monsters, hold=0, horizon=40, seed=1)
 
 
+def test_continuations_average_plays_that_each_share_their_dice_across_the_candidates():
+    arena = played(VecArena(load_scenario("crossroads"), 2, seed=3, auto_reset=False), 60)
+    tank = tank_of(arena)
+    # two continuations of one decision draw the dice of two single-play decisions on the same arena
+    twice = lookahead.candidate_values(arena, np.array([1, 1]), np.array([tank, tank]), 5, 40, seed=13)
+    assert not np.array_equal(twice[0], twice[1])  # other dice, other outcomes
+    mean = lookahead.candidate_values(arena, np.array([1]), np.array([tank]), 5, 40, seed=13, continuations=2)
+    assert mean.shape == (1, MODEL_OUTPUTS)
+    np.testing.assert_allclose(mean[0], twice.mean(axis=0), atol=1e-6)
+    arena.stun[:, tank] = 1_000
+    stunned = lookahead.candidate_values(arena, np.array([0, 1]), np.array([tank, tank]), 5, 40, seed=13,
+                                         continuations=3)
+    assert np.ptp(stunned, axis=1).max() == 0.0
+    with pytest.raises(ValueError):
+        lookahead.candidate_values(arena, np.array([0]), np.array([tank]), 5, 40, seed=1, continuations=0)
+
+
 def test_best_outputs_keeps_the_traditional_ai_on_ties_and_within_the_margin():
     values = np.array([[1.0] * 11, [1.0] * 10 + [0.5], [1.02] + [1.0] * 10, [0.9] * 10 + [1.0]], np.float32)
     assert lookahead.best_outputs(values).tolist() == [TRADITIONAL_OUTPUT, 0, 0, TRADITIONAL_OUTPUT]
@@ -85,6 +102,24 @@ def test_collect_records_each_decision_with_its_values_and_what_was_played():
     assert ((data["hp_loss"] >= 0) & (data["hp_loss"] <= 1)).all() and data["hp_loss"].max() > 0
     again = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False)
     assert all(np.array_equal(data[k], again[k]) for k in data)  # seeded: the same decisions again
+
+
+def test_a_behaviour_policy_plays_while_the_teacher_only_labels():
+    settings = lookahead.LookaheadArgs(arenas=2, horizon=10, epsilon=0.0, seed=4)
+    asked: list[np.ndarray] = []
+
+    def always_retreat(histories: np.ndarray) -> np.ndarray:
+        asked.append(histories)
+        return np.full(len(histories), int(Action.MOVE_AWAY))
+
+    data = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False,
+                             behaviour=always_retreat)
+    assert (data["taken"] == int(Action.MOVE_AWAY)).all()  # what was played: the behaviour's choice
+    assert np.array_equal(data["actions"], lookahead.best_outputs(data["values"]))  # what is learnt: the teacher's
+    assert (data["actions"] != int(Action.MOVE_AWAY)).any()
+    assert np.array_equal(np.concatenate(asked), data["histories"])
+    teacher = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False)
+    assert not np.array_equal(teacher["taken"], data["taken"][:len(teacher["taken"])])
 
 
 def test_fusion_pads_ten_output_members_and_a_255_policy_ties_every_pair():

@@ -21,6 +21,7 @@ from trainers.networks import (
     SUPERVISED_TYPES,
     QAdapter,
     SacActorAdapter,
+    _Block,
     build,
     dqn_network_fn,
     fit_temperature,
@@ -78,6 +79,21 @@ def test_transformers_mask_unseen_rows_as_keys():
         model.encoder.position_embedding[:, :4] += 2 * torch.randn(1, 4, 48)  # the unseen rows' tokens change
         after = model(x)
     torch.testing.assert_close(before, after, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("keep", [0, -1, 3])
+def test_a_block_asked_for_one_token_gives_that_token_of_the_full_block(keep):
+    """The last block of a pooled encoder computes only the token that is read (serving cost), the same
+    numbers as the whole block gives for it, with key masking."""
+    torch.manual_seed(0)
+    block = _Block(48, 4).eval()
+    x = torch.rand(6, 10, 48)
+    key_bias = torch.zeros(6, 1, 1, 10)
+    key_bias[:2, ..., :4] = MASKED_LOGIT
+    with torch.no_grad():
+        full, one = block(x, key_bias), block(x, key_bias, keep=keep)
+    assert one.shape == (6, 1, 48)
+    torch.testing.assert_close(one[:, 0], full[:, keep], atol=1e-5, rtol=0)
 
 
 def test_unknown_and_fused_types_are_refused():

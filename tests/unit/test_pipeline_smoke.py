@@ -4,15 +4,17 @@ with parity checks, registry rows, held-out evaluation and promotion; then a rer
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
 from aiworld.models import Evaluation, ModelVersion, TrainingRun
 from aiworld.services import training
-from trainers import jobs
+from trainers import jobs, pipeline
 from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
 
 TINY = Budget(dqn_steps=600, ppo_steps=1024, sac_steps=300, num_envs=8, rollout_ticks=40, rollout_arenas=4,
@@ -70,3 +72,19 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     mtimes = {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES}
     jobs.run_archetype(args, tune=False, evaluate_after=False)  # a redelivered job: nothing retrains
     assert {t: (args.out_dir / f"{t}.pt").stat().st_mtime_ns for t in MEMBER_TYPES} == mtimes
+
+    # DAgger: the next version's teacher labels what this version's fusion meets; the data aggregates
+    following = replace(args, version=args.version + 1, dagger_from=args.version)
+    earlier, data = pipeline.dataset(args), pipeline.dataset(following)
+    assert len(earlier.actions) < len(data.actions)
+    assert np.array_equal(data.values[:len(earlier.actions)], earlier.values)
+    record = json.loads((following.out_dir / "lookahead.json").read_text())
+    assert record["dagger_from"] == args.version and record["settings"]["continuations"] == 2
+    assert record["new_decisions"] == len(data.actions) - len(earlier.actions)
+    # the RL members do not learn from the teacher: carried over unchanged
+    carried = jobs.train_member(following, "combat_dqn")
+    assert carried["carried_from"] == args.version
+    assert torch.equal(torch.load(following.out_dir / "combat_dqn.pt", weights_only=True)["temperature"],
+                       torch.load(args.out_dir / "combat_dqn.pt", weights_only=True)["temperature"])
+    with pytest.raises(ValueError, match="earlier version"):
+        jobs.pipeline_args("tank", 2, dagger_from=2, out_root=tmp_path)

@@ -25,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--device", help="torch device (default: cuda when present)")
         parser.add_argument("--force", action="store_true", help="retrain a member that already has weights")
         parser.add_argument("--no-evaluate", action="store_true", help="with --all: stop after the export")
+        parser.add_argument("--dagger-from", type=int, metavar="VERSION",
+                            help="an earlier version whose fused policy plays while the teacher labels; its "
+                                 "dataset and RL members are carried over (docs/learning.md, DAgger)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **o):
@@ -37,8 +40,11 @@ class Command(BaseCommand):
         archetypes = [o["archetype"]] if o["archetype"] else list(ARCHETYPES)
         for archetype in archetypes:
             version = o["model_version"] or training.current_version(archetype)
-            args = jobs.pipeline_args(archetype, version, scale=o["scale"], seed=o["seed"], device=o["device"],
-                                      progress=not o["no_progress"])
+            try:
+                args = jobs.pipeline_args(archetype, version, scale=o["scale"], seed=o["seed"], device=o["device"],
+                                          progress=not o["no_progress"], dagger_from=o["dagger_from"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             if o["model_type"]:
                 metrics = jobs.train_member(args, o["model_type"], force=o["force"])
                 self.stdout.write(f"{archetype}/{o['model_type']} v{version}: {json.dumps(metrics, default=float)}")
