@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -196,10 +197,16 @@ class EmbeddedServices:
         self._valkey = ValkeyServer(
             port=port or free_port(), data_dir=self.data_dir / "valkey", persist=True, config=config
         )
+        # A terminal's Ctrl-C goes to our whole process group, and Valkey would shut down at once on it while the
+        # workers still drain into it; it starts with SIGINT blocked (the mask is inherited) and we stop it
+        # ourselves, last. (pg_ctl already starts PostgreSQL in a session of its own.)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self._valkey.start(timeout=15)
         except Exception as exc:
             raise EmbeddedError(f"embedded Valkey did not start: {exc}; set BROKER_URL to use another server") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return f"redis://127.0.0.1:{self._valkey.port}/0", note
 
     # -- stale state ---------------------------------------------------------------------------

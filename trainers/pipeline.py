@@ -9,7 +9,7 @@ Order (each step reads what the ones before it left):
    255 included, played in copies of the arena and followed by the traditional AI), plays the train
    scenarios with some exploration; every decision gives the history, every candidate's value, the best
    candidate, the target's behaviour pattern and the HP lost in the next 2 s. With `dagger_from`, an earlier
-   version's served fusion plays instead and the teacher only labels what it meets; that version's dataset
+   version's fused policy plays instead and the teacher only labels what it meets; that version's dataset
    is added to the new decisions (DAgger: the students learn the states their own play leads to);
 3. the supervised members learn from that, with 11 outputs (the 11th is action 255: leave the monster to
    the map server's AI): threat_assessment regresses the HP lost per action taken, team_coordination /
@@ -412,9 +412,9 @@ def train_member(args: PipelineArgs, model_type: str, *, force: bool = False) ->
     if weights_path(args, model_type).exists() and not force:
         log.info("%s/%s v%d already trained", args.archetype, model_type, args.version)
         return member_metrics(args, model_type)
-    started = time.monotonic()
     if model_type in RL_TYPES and args.dagger_from is not None:
         return _carry_over(args, model_type)
+    started = time.monotonic()
     trainer = _train_rl if model_type in RL_TYPES else _train_supervised
     module, metrics = trainer(args, model_type)
     if model_type in DQN_TYPES:

@@ -78,8 +78,9 @@ def test_make_run_brings_up_the_whole_farm_and_ctrl_c_stops_everything(tmp_path)
     log_path = tmp_path / "run.log"
     started = time.monotonic()
     with open(log_path, "wb") as log:
+        # its own process group, as in a terminal, so that Ctrl-C can be sent the way a terminal sends it
         launcher = subprocess.Popen([sys.executable, "-m", "aiworld.launcher", "run"], cwd=PROJECT_ROOT, env=environ,
-                                    stdout=log, stderr=subprocess.STDOUT)
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     descendants: set[psutil.Process] = set()
     try:
         def log_text() -> str:
@@ -111,7 +112,7 @@ def test_make_run_brings_up_the_whole_farm_and_ctrl_c_stops_everything(tmp_path)
         descendants = set(psutil.Process(launcher.pid).children(recursive=True))
         assert len(descendants) >= 8  # honcho, 6 processes, pool children, embedded servers
     finally:
-        launcher.send_signal(signal.SIGINT)
+        os.killpg(launcher.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group
         try:
             code = launcher.wait(60)
         except subprocess.TimeoutExpired:
