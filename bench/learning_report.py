@@ -1,6 +1,6 @@
 """Tables and plots for docs/benchmarks.md from what the learning pipeline left on disk.
 
-    python bench/learning_report.py models/ --out bench/results/learning
+    python bench/learning_report.py models/ --out bench/results/learning [--versions ranged=4,tank=5]
 
 Reads <models>/<archetype>/v<N>/summary.json (written by `manage.py train --all`), ablation.json and
 evaluation.json when present (written by bench/learning_eval.py), and prints markdown: training time
@@ -18,7 +18,11 @@ from aiworld.mobs.state import ARCHETYPES
 from trainers.pipeline import MEMBER_TYPES
 
 
-def latest(root: Path, archetype: str) -> Path | None:
+def latest(root: Path, archetype: str, pinned: dict[str, int] | None = None) -> Path | None:
+    """The archetype's version folder named in `pinned`, else its newest one with a summary.json."""
+    if pinned and archetype in pinned:
+        folder = root / archetype / f"v{pinned[archetype]}"
+        return folder if (folder / "summary.json").exists() else None
     versions = sorted((p for p in (root / archetype).glob("v*") if (p / "summary.json").exists()),
                       key=lambda p: int(p.name[1:]))
     return versions[-1] if versions else None
@@ -28,12 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench/results/learning"))
+    parser.add_argument("--versions", default="",
+                        help="archetype=version pairs, comma-separated (e.g. the served ones); others: the newest")
     args = parser.parse_args(argv)
+    pinned = {a: int(v) for a, v in (pair.split("=") for pair in args.versions.split(",") if pair.strip())}
     args.out.mkdir(parents=True, exist_ok=True)
 
     rows, evals, ablations, sizes = [], {}, {}, 0
     for archetype in ARCHETYPES:
-        folder = latest(args.models, archetype)
+        folder = latest(args.models, archetype, pinned)
         if folder is None:
             continue
         summary = json.loads((folder / "summary.json").read_text())

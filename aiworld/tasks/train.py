@@ -28,14 +28,22 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     model_type = payload.get("model_type")
     if member and model_type not in training.MEMBER_TYPES:
         raise PayloadError("unknown_model_type", f"model_type must be one of {', '.join(training.MEMBER_TYPES)}")
-    return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type}
+    dagger_from = payload.get("dagger_from")
+    if dagger_from is not None and (not isinstance(dagger_from, int) or isinstance(dagger_from, bool)
+                                    or dagger_from < 1 or (version is not None and dagger_from >= version)):
+        raise PayloadError("invalid_payload", "dagger_from must be an earlier version than version")
+    return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type,
+            "dagger_from": dagger_from}
 
 
 def _args(p: dict):
     from trainers import jobs
 
-    return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
-                              scale=p["scale"], progress=False)
+    try:
+        return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
+                                  scale=p["scale"], progress=False, dagger_from=p["dagger_from"])
+    except ValueError as exc:  # dagger_from not earlier than the version the archetype is at
+        raise PayloadError("invalid_payload", str(exc)) from exc
 
 
 @shared_task(name="aiworld.train.train_member", bind=True, base=IdempotentTask)
@@ -49,7 +57,7 @@ def train_member(self, payload: dict) -> dict:
 
 @shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
 def train_archetype(self, payload: dict) -> dict:
-    """{"archetype", "version"?, "scale"?}: nine members, fusion, export, evaluation, promotion."""
+    """{"archetype", "version"?, "scale"?, "dagger_from"?}: nine members, fusion, export, evaluation, promotion."""
     from trainers import jobs
 
     p = _payload(payload)
