@@ -52,11 +52,13 @@ def main() -> int:
     parser.add_argument("--archetypes", nargs="+", default=list(ARCHETYPES), choices=ARCHETYPES)
     parser.add_argument("--encounters", type=int, default=24, help="per archetype, split over its held-out scenarios")
     parser.add_argument("--seed", type=int, default=30_000)
+    parser.add_argument("--continuations", type=int, default=1,
+                        help="plays per candidate the teacher averages (the pipeline's default is 2)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
 
-    settings = lookahead.LookaheadArgs()
+    settings = lookahead.LookaheadArgs(continuations=args.continuations)
     results = {}
     for archetype in args.archetypes:
         started = time.perf_counter()
