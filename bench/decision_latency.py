@@ -118,7 +118,7 @@ def main() -> int:
     log = tmp / "stages.log"
     conn = redis.Redis.from_url(url, socket_timeout=10)
     conn.delete(decisions.client.QUEUE)
-    env = decisions.subprocess_env(LOG_LEVEL="WARNING", AIWORLD_LATENCY_LOG=str(log),
+    env = decisions.subprocess_env(**decisions.WORKER_ENV, AIWORLD_LATENCY_LOG=str(log),
                                    PYTHONPATH=os.pathsep.join([str(hooks), str(PROJECT_ROOT)]))
     worker = decisions.start_worker(tmp, "gpu", env, pool="threads", concurrency=options.threads)
     marks: dict[str, dict[str, float]] = collections.defaultdict(dict)

@@ -67,6 +67,9 @@ TICKS_PER_S = 10
 LOADS = (1_000, 10_000, 50_000, 100_000)
 TASK_PLACEHOLDER = "00000000-0000-4000-8000-00000000beef"
 TAG_PLACEHOLDER = "00000000-0000-4000-8000-00000000cafe"
+# L2 off: the producers resend one pre-encoded tick, so every state would hit the cache; this measures the
+# inference path (bench/caches.py measures the caches)
+WORKER_ENV = {"LOG_LEVEL": "WARNING", "AIWORLD_L2_CACHE": "off"}
 REPLY_WAIT_S = 5.0  # a message without its reply this long after the load ended counts as missing
 
 
@@ -379,7 +382,7 @@ def measure(url: str, models: str, forms: list[str], options: argparse.Namespace
     """Every load of every form against one fresh worker serving the model set, then raw onnxruntime."""
     tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
-    worker = start_worker(tmp, "gpu", subprocess_env(LOG_LEVEL="WARNING"), pool="threads",
+    worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV), pool="threads",
                           concurrency=options.threads)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)

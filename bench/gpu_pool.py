@@ -42,7 +42,7 @@ def main() -> int:
     for round_ in range(options.rounds):
         for pool, concurrency in CANDIDATES:
             redis.Redis.from_url(url).delete(decisions.client.QUEUE)
-            worker = decisions.start_worker(tmp, "gpu", decisions.subprocess_env(LOG_LEVEL="WARNING"), pool=pool,
+            worker = decisions.start_worker(tmp, "gpu", decisions.subprocess_env(**decisions.WORKER_ENV), pool=pool,
                                             concurrency=concurrency)
             try:
                 decisions.memory_per_archetype(url, worker.pid)  # loads every archetype's models
