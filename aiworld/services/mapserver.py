@@ -240,11 +240,32 @@ def check_limits(*, servers: int, monsters: int, tick_ms: float) -> float:
     return rate
 
 
+def farm_cache_hit_rate(since_s: float = 30.0) -> float | None:
+    """The gpu workers' L2 hit rate over their stats rows of the last `since_s` (the InferenceStats GMs see in
+    admin, written every AIWORLD_STATS_EVERY_S), weighted by decisions; None when none reported one or the
+    database cannot be read (a map server has no database: this is the simulation's window on the farm)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from aiworld.models import InferenceStats
+
+    try:
+        rows = list(InferenceStats.objects.filter(created_at__gte=timezone.now() - timedelta(seconds=since_s),
+                                                  cache_hit_rate__isnull=False)
+                    .values_list("cache_hit_rate", "decisions"))
+    except Exception:  # the line goes on without it
+        return None
+    total = sum(decisions for _, decisions in rows)
+    return sum(rate * decisions for rate, decisions in rows) / total if total else None
+
+
 def run(*, url: str, servers: int, monsters: int, tick_ms: float = 100.0, duration_s: float = 0.0,
         form: str = "fast", seed: int = 0, reply_timeout_s: float = 2.0, report: Callable[[str], None] = print,
-        stop: threading.Event | None = None) -> Totals:
+        stop: threading.Event | None = None, cache_rate: Callable[[], float | None] | None = None) -> Totals:
     """Run the map servers; report one line per second and a summary; return the totals.
-    duration_s 0 runs until `stop` is set (the command sets it on SIGINT/SIGTERM)."""
+    duration_s 0 runs until `stop` is set (the command sets it on SIGINT/SIGTERM). `cache_rate` (e.g.
+    farm_cache_hit_rate), when given, is asked once a line for the workers' L2 hit rate."""
     rate = check_limits(servers=servers, monsters=monsters, tick_ms=tick_ms)
     if form not in client.FORMS:
         raise ValueError(f"--form must be one of {', '.join(client.FORMS)}")
@@ -270,7 +291,8 @@ def run(*, url: str, servers: int, monsters: int, tick_ms: float = 100.0, durati
             for m in maps:
                 window.add(m.take())
             total.add(window)
-            report(line(window, now - started, now - last, sum(m.in_flight() for m in maps)))
+            report(line(window, now - started, now - last, sum(m.in_flight() for m in maps))
+                   + ("" if cache_rate is None else _cache(cache_rate())))
             last = now
             if not hinted and not total.replies and total.missing:
                 hinted = True
@@ -297,6 +319,10 @@ def _action_name(action: int) -> str:
         return Action(action).name
     except ValueError:
         return str(action)
+
+
+def _cache(rate: float | None) -> str:
+    return "  cache L2 " + ("-" if rate is None else f"{rate:.0%}")
 
 
 def _levels(totals: Totals) -> str:

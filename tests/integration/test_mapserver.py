@@ -32,18 +32,21 @@ def summary_numbers(stdout: str) -> dict[str, int]:
 @pytest.mark.django_db(transaction=True)
 def test_simulated_map_servers_get_their_decisions(worker_env, tmp_path):
     install_models(tmp_path / "models", ARCHETYPES)
-    worker = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=4)
+    # stats every second, so that the live lines can show the workers' L2 hit rate within the run
+    worker = start_worker(tmp_path, "gpu", {**worker_env, "AIWORLD_STATS_EVERY_S": "1"}, pool="threads",
+                          concurrency=4)
     try:
         result = subprocess.run([sys.executable, "manage.py", "mapserver", "--servers", "2", "--monsters", "50",
-                                 "--tick-ms", "100", "--duration", "3"], cwd=PROJECT_ROOT, capture_output=True,
+                                 "--tick-ms", "100", "--duration", "4"], cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=60, env=worker_env)
     finally:
         worker.stop()
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.splitlines()
     assert sum(" decisions/s " in line for line in lines) >= 2, result.stdout  # the live lines, once a second
+    assert any(re.search(r"cache L2 \d+%", line) for line in lines), result.stdout  # L2 is on by default
     numbers = summary_numbers(result.stdout)
-    assert numbers["messages_sent"] >= 2 * 20, result.stdout  # two thirds of 3 s of 100 ms ticks, 2 maps
+    assert numbers["messages_sent"] >= 2 * 20, result.stdout  # half of 4 s of 100 ms ticks, 2 maps
     allowance = 2  # a slow first message (the worker loads the models) may miss on a busy machine
     assert numbers["replies"] >= numbers["messages_sent"] - allowance, result.stdout
     assert numbers["decisions"] == 50 * numbers["replies"], result.stdout

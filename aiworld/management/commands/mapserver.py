@@ -44,7 +44,8 @@ class Command(BaseCommand):
             mapserver.run(url=options["url"] or app.conf.broker_url, servers=options["servers"],
                           monsters=options["monsters"], tick_ms=options["tick_ms"], duration_s=options["duration"],
                           form=options["form"], seed=options["seed"], reply_timeout_s=options["reply_timeout"],
-                          report=lambda text: self.stdout.write(text), stop=stop)
+                          report=lambda text: self.stdout.write(text), stop=stop,
+                          cache_rate=mapserver.farm_cache_hit_rate)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         except (OSError, redis.RedisError) as exc:
