@@ -286,8 +286,8 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, key_bias: torch.Tensor | None = None, keep: int | None = None) -> torch.Tensor:
         """x float[B, T, dim] -> float[B, T, dim], or [B, 1, dim] with only token `keep` when that is given: the
-        last block of a pooled encoder needs one token's output, so only that token queries (the same numbers
-        for it, at about a third of the block's work)."""
+        last block of a pooled encoder needs one token's output, so only that token queries: the same numbers for
+        it, and about a fifth less inference for the 2-block members (docs/benchmarks.md)."""
         b, t, d = x.shape
         qkv = self.qkv(self.norm1(x)).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # [B, heads, T, head_dim]
