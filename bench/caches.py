@@ -38,7 +38,7 @@ django.setup()  # the engine imports the registry's models
 from aiworld.mobs import client  # noqa: E402
 from aiworld.mobs.caches import LocalCache, RedisCache  # noqa: E402
 from aiworld.mobs.devices import CPU, Devices  # noqa: E402
-from aiworld.mobs.engine import Engine  # noqa: E402
+from aiworld.mobs.engine import PRECISIONS_FOR_LEVEL, Engine  # noqa: E402
 from aiworld.mobs.onnx_export import random_mlp, sha256_of, write_precisions  # noqa: E402
 from aiworld.mobs.payload import decode  # noqa: E402
 from aiworld.mobs.simulation import MapSimulation  # noqa: E402
@@ -66,7 +66,7 @@ def shipped_specs() -> list[ModelSpec]:
     specs = []
     for archetype in ARCHETYPES:
         files = shipped_models.manifest(archetype)["files"]["fused"]
-        precision = "int8" if "int8" in files else "fp32"
+        precision = next(p for p in PRECISIONS_FOR_LEVEL[3] if p in files)
         path = shipped_models.SHIPPED_DIR / archetype / files[precision]["file"]
         specs.append(ModelSpec(id=len(specs) + 1, archetype=archetype, model_type="fused", version=0,
                                precision=precision, path=path, sha256=sha256_of(path), weight=1.0))

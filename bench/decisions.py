@@ -57,6 +57,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from aiworld.mobs import client  # noqa: E402
+from aiworld.mobs.engine import PRECISIONS_FOR_LEVEL  # noqa: E402
 from aiworld.mobs.simulation import MapSimulation  # noqa: E402
 from aiworld.mobs.state import ARCHETYPES  # noqa: E402
 from aiworld.services import registry  # noqa: E402
@@ -220,7 +221,7 @@ def level3_specs() -> list[registry.ModelSpec]:
     by_model: dict[tuple[str, str], list[registry.ModelSpec]] = {}
     for spec in registry.snapshot().models:
         by_model.setdefault((spec.archetype, spec.model_type), []).append(spec)
-    return [next(s for p in ("int8", "fp32") for s in specs if s.precision == p) for specs in by_model.values()]
+    return [next(s for p in PRECISIONS_FOR_LEVEL[3] for s in specs if s.precision == p) for specs in by_model.values()]
 
 
 def raw_onnxruntime(monsters: int, seconds: float) -> float:

@@ -246,6 +246,7 @@ def farm_cache_hit_rate(since_s: float = 30.0) -> float | None:
     database cannot be read (a map server has no database: this is the simulation's window on the farm)."""
     from datetime import timedelta
 
+    from django.db import DatabaseError
     from django.utils import timezone
 
     from aiworld.models import InferenceStats
@@ -254,7 +255,7 @@ def farm_cache_hit_rate(since_s: float = 30.0) -> float | None:
         rows = list(InferenceStats.objects.filter(created_at__gte=timezone.now() - timedelta(seconds=since_s),
                                                   cache_hit_rate__isnull=False)
                     .values_list("cache_hit_rate", "decisions"))
-    except Exception:  # the line goes on without it
+    except DatabaseError:  # the line goes on without it
         return None
     total = sum(decisions for _, decisions in rows)
     return sum(rate * decisions for rate, decisions in rows) / total if total else None

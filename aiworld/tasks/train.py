@@ -29,9 +29,8 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     if member and model_type not in training.MEMBER_TYPES:
         raise PayloadError("unknown_model_type", f"model_type must be one of {', '.join(training.MEMBER_TYPES)}")
     dagger_from = payload.get("dagger_from")
-    if dagger_from is not None and (not isinstance(dagger_from, int) or isinstance(dagger_from, bool)
-                                    or dagger_from < 1 or (version is not None and dagger_from >= version)):
-        raise PayloadError("invalid_payload", "dagger_from must be an earlier version than version")
+    if dagger_from is not None and (not isinstance(dagger_from, int) or isinstance(dagger_from, bool)):
+        raise PayloadError("invalid_payload", "dagger_from must be an integer: an earlier version")
     return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type,
             "dagger_from": dagger_from}
 
@@ -42,7 +41,7 @@ def _args(p: dict):
     try:
         return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
                                   scale=p["scale"], progress=False, dagger_from=p["dagger_from"])
-    except ValueError as exc:  # dagger_from not earlier than the version the archetype is at
+    except ValueError as exc:  # dagger_from not an earlier version than the one trained
         raise PayloadError("invalid_payload", str(exc)) from exc
 
 
