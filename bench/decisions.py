@@ -3,10 +3,11 @@
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py [--duration 10] [--monsters 500]
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~2 min
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models small,shipped --forms fast
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast --ort-threads 1,2
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
 forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
-(a fresh worker each):
+and each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS; a fresh worker each):
 - small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
 - shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
   its parity check, else FP32: what level 3 serves).
@@ -224,13 +225,13 @@ def level3_specs() -> list[registry.ModelSpec]:
     return [next(s for p in PRECISIONS_FOR_LEVEL[3] for s in specs if s.precision == p) for specs in by_model.values()]
 
 
-def raw_onnxruntime(monsters: int, seconds: float) -> float:
+def raw_onnxruntime(monsters: int, seconds: float, threads: int = 1) -> float:
     """Decisions/s of the same models run directly in this process, as the engine runs them at level 3
-    (CPU, 1 intra-op thread): per message, one run per archetype on its share of the rows."""
+    (CPU, `threads` intra-op threads): per message, one run per archetype on its share of the rows."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = int(os.environ.get("AIWORLD_ORT_THREADS", "1"))
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     sessions = [ort.InferenceSession(str(spec.path), sess_options=options, providers=["CPUExecutionProvider"])
                 for spec in level3_specs()]
@@ -326,6 +327,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per load, short warm-ups: a check (~2 min)")
     parser.add_argument("--models", default="small",
                         help=f"model sets to serve, in order (of {', '.join(MODEL_SETS)}; default small)")
+    parser.add_argument("--ort-threads", default="1",
+                        help="onnxruntime intra-op thread counts to serve each model set with, in order "
+                             "(AIWORLD_ORT_THREADS; default 1)")
+    parser.add_argument("--loads", default=",".join(str(load) for load in LOADS),
+                        help="offered loads in decisions/s, in order (default 1000,10000,50000,100000); "
+                             "saturation is always measured")
     options = parser.parse_args()
     if not 1 <= options.monsters <= 4096 or not 1 <= options.saturation_monsters <= 4096:
         parser.error("monsters per message must be 1..4096")
@@ -343,9 +350,18 @@ def main() -> int:
     model_sets = [name.strip() for name in options.models.split(",") if name.strip()]
     if not model_sets or any(name not in MODEL_SETS for name in model_sets):
         parser.error(f"--models takes names from {', '.join(MODEL_SETS)}")
+    try:
+        threads = [int(n) for n in options.ort_threads.split(",") if n.strip()]
+        options.loads = [int(n) for n in options.loads.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--ort-threads and --loads take comma-separated integers")
+    if not threads or any(not 1 <= n <= 16 for n in threads):
+        parser.error("--ort-threads takes counts from 1 to 16")
+    if any(not TICKS_PER_S <= load <= 1_000_000 for load in options.loads):
+        parser.error(f"--loads takes decisions/s from {TICKS_PER_S} to 1,000,000")
     setup = machine()
     began = time.monotonic()
-    measured = [measure(url, models, forms, options, duration, warmup) for models in model_sets]
+    measured = [measure(url, models, n, forms, options, duration, warmup) for models in model_sets for n in threads]
 
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
@@ -353,19 +369,21 @@ def main() -> int:
           f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
           f"6 archetypes; producers, worker and the broker share the cores; total wall time "
           f"{time.monotonic() - began:.0f} s\n")
-    for m in measured:
+    for m in measured[::len(threads)]:
         print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
               + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
-    print("\n| models | form | offered | achieved decisions/s | p50 ms | p99 ms | messages | missing replies | "
-          "errors | skipped ticks | levels |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| models | onnxruntime threads | form | offered | achieved decisions/s | p50 ms | p99 ms | messages | "
+          "missing replies | errors | skipped ticks | levels |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in measured:
         for form, name, r in m["results"]:
             levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-            print(f"| {m['models']} | {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            print(f"| {m['models']} | {m['threads']} | {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | "
+                  f"{r['p99']:.2f} | "
                   f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
     for m in measured:
-        print(f"\n{m['models']}: raw onnxruntime, same models, one process, 1 intra-op thread, one run per archetype "
+        print(f"\n{m['models']}, {m['threads']} intra-op thread(s): raw onnxruntime, same models, same threads, one "
+              "process, one run per archetype "
               f"per message: {m['raw_saturation']:,.0f} decisions/s at {options.saturation_monsters} monsters per "
               f"message, {m['raw_offered']:,.0f} decisions/s at {options.monsters}")
         for form, name, r in m["results"]:
@@ -378,12 +396,13 @@ def main() -> int:
     return 0
 
 
-def measure(url: str, models: str, forms: list[str], options: argparse.Namespace, duration: float,
+def measure(url: str, models: str, threads: int, forms: list[str], options: argparse.Namespace, duration: float,
             warmup: float) -> dict:
-    """Every load of every form against one fresh worker serving the model set, then raw onnxruntime."""
+    """Every load of every form against one fresh worker serving the model set with `threads` onnxruntime
+    intra-op threads, then raw onnxruntime with as many."""
     tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
-    worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV), pool="threads",
+    worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads)), pool="threads",
                           concurrency=options.threads)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)
@@ -392,7 +411,7 @@ def measure(url: str, models: str, forms: list[str], options: argparse.Namespace
         window = producers * max(1, options.saturation_window // producers)
         for form in forms:  # the forms one after the other against the same worker
             wire = client.FORMS[form]
-            for load in LOADS:
+            for load in options.loads:
                 servers = max(1, round(load / (options.monsters * TICKS_PER_S)))
                 monsters = min(options.monsters, load // (servers * TICKS_PER_S))
                 result = run_load(url, servers, monsters, 1 / TICKS_PER_S, options.max_in_flight, duration, warmup,
@@ -407,9 +426,10 @@ def measure(url: str, models: str, forms: list[str], options: argparse.Namespace
     finally:
         worker.stop()
     raw_seconds = 2.0 if options.quick else 5.0
-    return {"models": models, "specs": level3_specs(), "results": results, "base_rss": base_rss, "memory": memory,
-            "worker_rss": worker_rss, "raw_saturation": raw_onnxruntime(options.saturation_monsters, raw_seconds),
-            "raw_offered": raw_onnxruntime(options.monsters, raw_seconds)}
+    return {"models": models, "threads": threads, "specs": level3_specs(), "results": results, "base_rss": base_rss,
+            "memory": memory, "worker_rss": worker_rss,
+            "raw_saturation": raw_onnxruntime(options.saturation_monsters, raw_seconds, threads),
+            "raw_offered": raw_onnxruntime(options.monsters, raw_seconds, threads)}
 
 
 if __name__ == "__main__":

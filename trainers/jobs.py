@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -19,18 +20,31 @@ from trainers import pipeline
 from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
 
 log = logging.getLogger("aiworld.train")
+MAX_CONTINUATIONS = 8  # each play costs 11 copies x 60 ticks per decision: 8 is already hours at scale 1
+MAX_PROCEDURAL = 256
 
 
 def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
                   device: str | None = None, progress: bool = True, out_root: Path | None = None,
-                  dagger_from: int | None = None) -> PipelineArgs:
+                  dagger_from: int | None = None, continuations: int | None = None,
+                  procedural: int = 0) -> PipelineArgs:
+    """continuations: plays per candidate the lookahead teacher averages (None: Budget's default);
+    procedural: generated train scenarios added to the training mix (PipelineArgs.procedural)."""
     training.check_names(archetype)
     version = version or training.next_version(archetype)
     if dagger_from is not None and not 0 < dagger_from < version:
         raise ValueError(f"dagger_from must be an earlier version than {version}, got {dagger_from}")
+    budget = Budget().scaled(scale)
+    if continuations is not None:
+        if not 1 <= continuations <= MAX_CONTINUATIONS:
+            raise ValueError(f"continuations must be 1 to {MAX_CONTINUATIONS}, got {continuations}")
+        budget = replace(budget, lookahead_continuations=continuations)
+    if not 0 <= procedural <= MAX_PROCEDURAL:
+        raise ValueError(f"procedural must be 0 to {MAX_PROCEDURAL}, got {procedural}")
     return PipelineArgs(archetype=archetype, version=version,
-                        out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=Budget().scaled(scale),
-                        seed=seed, device=device, progress=progress, dagger_from=dagger_from)
+                        out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=budget,
+                        seed=seed, device=device, progress=progress, dagger_from=dagger_from,
+                        procedural=procedural)
 
 
 def _device(args: PipelineArgs) -> str:

@@ -126,7 +126,8 @@ class PipelineArgs:
     """restrict every split to these scenarios (smoke tests); empty: all of them"""
     procedural: int = 0
     """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios) added to the
-    RL members' training mix; validation and rollouts keep the hand-made ones. 0: none"""
+    RL members' training mix and to the lookahead teacher's games; validation, rollouts and evaluation keep
+    the hand-made ones. 0: none"""
     dagger_from: int | None = None
     """an earlier version of the archetype (with its dataset.npz and fusion.json) whose fused policy plays
     while the teacher labels (DAgger); its dataset is aggregated into this one's. None: the teacher plays"""
@@ -150,13 +151,18 @@ def scenarios_with(archetype: str, split: str) -> list[str]:
     return [name for name in scenario_names(split=split) if archetype in load_scenario(name).archetypes]
 
 
-def _env_kwargs(args: PipelineArgs) -> dict:
-    """The RL members' training mix: the train scenarios holding the archetype, and args.procedural more."""
+def train_mix(args: PipelineArgs, seed: int) -> list[str]:
+    """The train scenarios holding the archetype, and args.procedural generated ones drawn with `seed`."""
     from trainers.arena import procedural
 
-    generated = procedural.write(args.archetype, args.procedural, args.seed, args.out_dir / "scenarios") \
+    generated = procedural.write(args.archetype, args.procedural, seed, args.out_dir / "scenarios") \
         if args.procedural else []
-    return {"scenarios": args.scenarios("train") + generated, "archetype": args.archetype}
+    return args.scenarios("train") + generated
+
+
+def _env_kwargs(args: PipelineArgs) -> dict:
+    """The RL members' training mix."""
+    return {"scenarios": train_mix(args, args.seed), "archetype": args.archetype}
 
 
 # -- members: train, save, load -------------------------------------------------------------------------------
@@ -350,7 +356,8 @@ def dataset(args: PipelineArgs) -> Dataset:
         # other encounters than the earlier version's own (same scenarios, other seeds)
         settings = replace(settings, seed=args.seed + 1000 * args.version)
     started = time.monotonic()
-    data = Dataset(**lookahead.collect(args.archetype, args.scenarios("train"), args.budget.lookahead_batches,
+    scenarios = train_mix(args, settings.seed)  # a DAgger version's generated maps differ from its parent's
+    data = Dataset(**lookahead.collect(args.archetype, scenarios, args.budget.lookahead_batches,
                                        settings, progress=args.progress, behaviour=behaviour))
     new = len(data.actions)
     if earlier is not None:
@@ -362,7 +369,7 @@ def dataset(args: PipelineArgs) -> Dataset:
     actions = output_actions(np.arange(MODEL_OUTPUTS)).tolist()
     (args.out_dir / "lookahead.json").write_text(json.dumps({
         "settings": asdict(settings), "batches": args.budget.lookahead_batches, "decisions": len(data.actions),
-        "new_decisions": new, "dagger_from": args.dagger_from,
+        "new_decisions": new, "dagger_from": args.dagger_from, "scenarios": [Path(s).stem for s in scenarios],
         "seconds": round(time.monotonic() - started, 1),
         "best_action_share": {str(a): round(float(x), 4) for a, x in zip(actions, shares, strict=True)},
         "mean_gain_over_traditional": float((data.values.max(axis=1) - data.values[:, -1]).mean())}, indent=1))

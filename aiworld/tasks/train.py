@@ -31,8 +31,14 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     dagger_from = payload.get("dagger_from")
     if dagger_from is not None and (not isinstance(dagger_from, int) or isinstance(dagger_from, bool)):
         raise PayloadError("invalid_payload", "dagger_from must be an integer: an earlier version")
+    continuations = payload.get("continuations")
+    if continuations is not None and (not isinstance(continuations, int) or isinstance(continuations, bool)):
+        raise PayloadError("invalid_payload", "continuations must be an integer: plays per candidate")
+    procedural = payload.get("procedural", 0)
+    if not isinstance(procedural, int) or isinstance(procedural, bool):
+        raise PayloadError("invalid_payload", "procedural must be an integer: generated train scenarios")
     return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type,
-            "dagger_from": dagger_from}
+            "dagger_from": dagger_from, "continuations": continuations, "procedural": procedural}
 
 
 def _args(p: dict):
@@ -40,8 +46,9 @@ def _args(p: dict):
 
     try:
         return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
-                                  scale=p["scale"], progress=False, dagger_from=p["dagger_from"])
-    except ValueError as exc:  # dagger_from not an earlier version than the one trained
+                                  scale=p["scale"], progress=False, dagger_from=p["dagger_from"],
+                                  continuations=p["continuations"], procedural=p["procedural"])
+    except ValueError as exc:  # dagger_from not an earlier version, a count out of range
         raise PayloadError("invalid_payload", str(exc)) from exc
 
 
@@ -56,7 +63,8 @@ def train_member(self, payload: dict) -> dict:
 
 @shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
 def train_archetype(self, payload: dict) -> dict:
-    """{"archetype", "version"?, "scale"?, "dagger_from"?}: nine members, fusion, export, evaluation, promotion."""
+    """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?}: nine members,
+    fusion, export, evaluation, promotion."""
     from trainers import jobs
 
     p = _payload(payload)

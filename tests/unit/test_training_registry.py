@@ -90,6 +90,11 @@ def test_shipped_models_install_once_and_keep_an_active_choice(tmp_path: Path, s
     ({"archetype": "tank", "version": 3, "dagger_from": 3}, "invalid_payload"),
     ({"archetype": "tank", "dagger_from": "2"}, "invalid_payload"),
     ({"archetype": "tank", "dagger_from": 5}, "invalid_payload"),  # later than the version the archetype is at
+    ({"archetype": "tank", "continuations": 0}, "invalid_payload"),
+    ({"archetype": "tank", "continuations": 9}, "invalid_payload"),
+    ({"archetype": "tank", "continuations": 2.5}, "invalid_payload"),
+    ({"archetype": "tank", "procedural": -1}, "invalid_payload"),
+    ({"archetype": "tank", "procedural": "4"}, "invalid_payload"),
 ])
 def test_train_tasks_reject_bad_payloads(payload, code) -> None:
     with pytest.raises(PayloadError) as caught:

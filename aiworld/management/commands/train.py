@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--dagger-from", type=int, metavar="VERSION",
                             help="an earlier version whose fused policy plays while the teacher labels; its "
                                  "dataset and RL members are carried over (docs/learning.md, DAgger)")
+        parser.add_argument("--continuations", type=int, metavar="K",
+                            help="plays per candidate the lookahead teacher averages (default 2; more: a "
+                                 "stronger, slower teacher)")
+        parser.add_argument("--procedural", type=int, default=0, metavar="N",
+                            help="generated train scenarios added to the RL members' mix and the teacher's games "
+                                 "(default 0)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **o):
@@ -42,7 +48,8 @@ class Command(BaseCommand):
             version = o["model_version"] or training.current_version(archetype)
             try:
                 args = jobs.pipeline_args(archetype, version, scale=o["scale"], seed=o["seed"], device=o["device"],
-                                          progress=not o["no_progress"], dagger_from=o["dagger_from"])
+                                          progress=not o["no_progress"], dagger_from=o["dagger_from"],
+                                          continuations=o["continuations"], procedural=o["procedural"])
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             if o["model_type"]:
