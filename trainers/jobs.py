@@ -58,7 +58,7 @@ def train_member(args: PipelineArgs, model_type: str, *, worker: str = "", force
     run = training.create_run(archetype=args.archetype, model_type=model_type, version=args.version,
                               algorithm=pipeline.ALGORITHM[model_type],
                               args={"budget": pipeline.asdict(args.budget), "seed": args.seed,
-                                    "dagger_from": args.dagger_from})
+                                    "dagger_from": args.dagger_from, "procedural": args.procedural})
     if run.status == run.Status.SUCCEEDED and not force and pipeline.weights_path(args, model_type).exists():
         return run.metrics
     worker = worker or socket.gethostname()
