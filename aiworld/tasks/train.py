@@ -13,6 +13,21 @@ from aiworld.services import training
 from aiworld.tasks.base import IdempotentTask, PayloadError
 
 
+def _optional_int(payload: dict, field: str, meaning: str) -> int | None:
+    """The field's integer, or None when absent; ranges are checked by jobs.pipeline_args."""
+    value = payload.get(field)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise PayloadError("invalid_payload", f"{field} must be an integer: {meaning}")
+    return value
+
+
+def _scale(payload: dict) -> float:
+    scale = payload.get("scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale <= 100:
+        raise PayloadError("invalid_payload", "scale must be a number in (0, 100]")
+    return float(scale)
+
+
 def _payload(payload: object, *, member: bool = False) -> dict:
     if not isinstance(payload, dict):
         raise PayloadError("invalid_payload", "payload must be an object with archetype (and version, scale)")
@@ -22,22 +37,14 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     version = payload.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise PayloadError("invalid_payload", "version must be a positive integer")
-    scale = payload.get("scale", 1.0)
-    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale <= 100:
-        raise PayloadError("invalid_payload", "scale must be a number in (0, 100]")
+    scale = _scale(payload)
     model_type = payload.get("model_type")
     if member and model_type not in training.MEMBER_TYPES:
         raise PayloadError("unknown_model_type", f"model_type must be one of {', '.join(training.MEMBER_TYPES)}")
-    dagger_from = payload.get("dagger_from")
-    if dagger_from is not None and (not isinstance(dagger_from, int) or isinstance(dagger_from, bool)):
-        raise PayloadError("invalid_payload", "dagger_from must be an integer: an earlier version")
-    continuations = payload.get("continuations")
-    if continuations is not None and (not isinstance(continuations, int) or isinstance(continuations, bool)):
-        raise PayloadError("invalid_payload", "continuations must be an integer: plays per candidate")
-    procedural = payload.get("procedural", 0)
-    if not isinstance(procedural, int) or isinstance(procedural, bool):
-        raise PayloadError("invalid_payload", "procedural must be an integer: generated train scenarios")
-    return {"archetype": archetype, "version": version, "scale": float(scale), "model_type": model_type,
+    dagger_from = _optional_int(payload, "dagger_from", "an earlier version")
+    continuations = _optional_int(payload, "continuations", "plays per candidate")
+    procedural = _optional_int(payload, "procedural", "generated train scenarios") or 0
+    return {"archetype": archetype, "version": version, "scale": scale, "model_type": model_type,
             "dagger_from": dagger_from, "continuations": continuations, "procedural": procedural}
 
 
@@ -77,7 +84,5 @@ def train_archetype(self, payload: dict) -> dict:
 @shared_task(name="aiworld.train.nightly", base=IdempotentTask)
 def nightly(payload: dict | None = None) -> list[str]:
     """celery-beat's nightly job: one new version per archetype, each its own train_archetype task."""
-    scale = (payload or {}).get("scale", 1.0)
-    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale <= 100:
-        raise PayloadError("invalid_payload", "scale must be a number in (0, 100]")
-    return [training.queue_archetype(archetype, scale=float(scale)) for archetype in ARCHETYPES]
+    scale = _scale(payload or {})
+    return [training.queue_archetype(archetype, scale=scale) for archetype in ARCHETYPES]
