@@ -55,3 +55,27 @@ def test_loader_rejects_broken_scenarios():
             parse_scenario(broken)
     with pytest.raises(FileNotFoundError):
         load_scenario("no_such_scenario")
+
+
+def test_a_variant_borrows_its_source_map_and_split(tmp_path, monkeypatch):
+    variant = load_scenario("canyon_pass_casters")
+    source = load_scenario("canyon_pass")
+    assert variant.split == source.split == "train"
+    assert variant.grid.tobytes() == source.grid.tobytes()
+    assert (variant.monster_cells == source.monster_cells).all() and "mage" in variant.archetypes
+
+    import trainers.arena.scenario as scenario_module
+
+    monkeypatch.setattr(scenario_module, "SCENARIO_DIR", tmp_path)
+    (tmp_path / "held.yaml").write_text("split: heldout\nmap: M..A\n")
+    body = "pack: {members: [{archetype: tank}]}\nparty: [{class: melee, patterns: [melee_nearest]}]\n"
+    cases = {"leak": "split: train\nmap_from: held\n",  # a train variant of a held-out map
+             "both": "split: heldout\nmap_from: held\nmap: M..A\n",
+             "missing": "map_from: nowhere\n",
+             "itself": "map_from: itself\n"}
+    for name, head in cases.items():
+        (tmp_path / f"{name}.yaml").write_text(head + body)
+        with pytest.raises(ScenarioError, match="map_from|map or"):
+            load_scenario(tmp_path / f"{name}.yaml")
+    (tmp_path / "twin.yaml").write_text("split: heldout\nmap_from: held\n" + body)
+    assert load_scenario(tmp_path / "twin.yaml").split == "heldout"

@@ -9,6 +9,8 @@ difficulty: 1.0             # scales the monsters' HP, ATK and MATK
 party_level: 1.0            # scales the adventurers' HP, ATK and MATK
 map: |                      # first row is the north edge; '.' floor, '#' wall (blocks walking and sight),
   ..M..#....A..             # '~' water (blocks walking only), 'M' / 'A' floor where monsters / adventurers spawn
+map_from: open_field        # instead of `map`: another scenario's map (same split: a train variant
+                            # never borrows a held-out map)
 pack:
   leader: 0                 # index of the pack leader (followers stay near it when idle), or null
   members:
@@ -175,7 +177,28 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise FileNotFoundError(f"no scenario {name_or_path!r} ({path})")
     with path.open() as handle:
         data = yaml.safe_load(handle) or {}
-    return parse_scenario(data, name=path.stem, path=path)
+    return parse_scenario(_with_borrowed_map(data, path), name=path.stem, path=path)
+
+
+def _with_borrowed_map(data: dict, path: Path) -> dict:
+    """`map_from: other` (a scenario in trainers/scenarios) replaced by that scenario's map."""
+    source = data.get("map_from")
+    if source is None:
+        return data
+    name = data.get("name") or path.stem
+    if "map" in data:
+        raise ScenarioError(f"{name}: give either map or map_from, not both")
+    source_path = SCENARIO_DIR / f"{source}.yaml"
+    if not source_path.is_file() or source_path.resolve() == path.resolve():
+        raise ScenarioError(f"{name}: map_from {source!r} is not another scenario in {SCENARIO_DIR}")
+    with source_path.open() as handle:
+        borrowed = yaml.safe_load(handle) or {}
+    if borrowed.get("split", "train") != data.get("split", "train"):
+        raise ScenarioError(f"{name}: map_from {source!r} is a {borrowed.get('split', 'train')} scenario; "
+                            "a variant keeps its source's split")
+    if "map" not in borrowed:
+        raise ScenarioError(f"{name}: map_from {source!r} has no map of its own")
+    return {**data, "map": borrowed["map"]}
 
 
 def scenario_names(split: str | None = None) -> list[str]:
