@@ -54,11 +54,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=30_000)
     parser.add_argument("--continuations", type=int, default=1,
                         help="plays per candidate the teacher averages (the pipeline's default is 2)")
+    parser.add_argument("--fresh-dice", action="store_true",
+                        help="the copies do not replay the real arena's dice of the decision's tick (LookaheadArgs)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
 
-    settings = lookahead.LookaheadArgs(continuations=args.continuations)
+    settings = lookahead.LookaheadArgs(continuations=args.continuations, fresh_dice=args.fresh_dice)
     results = {}
     for archetype in args.archetypes:
         started = time.perf_counter()

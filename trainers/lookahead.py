@@ -53,6 +53,9 @@ class LookaheadArgs:
     """times each candidate is played (other dice each time, shared by the candidates); its value is the mean"""
     seed: int = 1
     """seeds the encounters, the copies' dice and the exploration"""
+    fresh_dice: bool = False
+    """True: the copies draw new dice from the decision's own tick on. False (versions 3 to 8): that first
+    tick replays the real arena's dice, already drawn, which the teacher then knows and a student cannot"""
 
 
 def best_outputs(values: np.ndarray, margin: float = 0.0) -> np.ndarray:
@@ -75,10 +78,10 @@ def _shared_dice(arena, groups: np.ndarray, seed: int) -> None:
 
 
 def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int, horizon: int,
-                     seed: int, continuations: int = 1) -> np.ndarray:
+                     seed: int, continuations: int = 1, fresh_dice: bool = False) -> np.ndarray:
     """float32[n, 11]: the value of each candidate (CANDIDATES order) for the monster `monsters[i]` of arena
     `arenas[i]`, from copies of `arena` (which is not changed): the mean over `continuations` plays, each
-    with its own dice shared by the 11 candidates. See the module docstring."""
+    with its own dice shared by the 11 candidates. See the module docstring and LookaheadArgs.fresh_dice."""
     if not 0 < hold <= horizon:
         raise ValueError(f"need 0 < hold <= horizon, got hold={hold} horizon={horizon}")
     if continuations < 1:
@@ -88,6 +91,8 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
         return np.zeros((0, c), np.float32)
     copies = arena.clone_rows(np.repeat(arenas, k * c), seed)  # decision-major, then continuation, then candidate
     _shared_dice(copies, np.repeat(np.arange(n * k), c), seed)
+    if fresh_dice:
+        copies._draw()  # replace the real arena's block for this tick, which clone_rows copied
     rows = np.arange(copies.E)
     who = np.repeat(monsters, k * c)
     what = np.tile(CANDIDATES, n * k)
@@ -111,7 +116,8 @@ def search(arena, controlled: np.ndarray, args: LookaheadArgs,
     if not deciding.any():
         return None
     ea, ma = np.nonzero(deciding)
-    values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)), args.continuations)
+    values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)), args.continuations,
+                              args.fresh_dice)
     return deciding, values, best_outputs(values, args.margin)
 
 

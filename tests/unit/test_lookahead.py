@@ -83,6 +83,23 @@ def test_continuations_average_plays_that_each_share_their_dice_across_the_candi
         lookahead.candidate_values(arena, np.array([0]), np.array([tank]), 5, 40, seed=1, continuations=0)
 
 
+def test_fresh_dice_do_not_replay_the_real_arenas_pending_tick():
+    arena = played(VecArena(load_scenario("crossroads"), 4, seed=3, auto_reset=False), 60)
+    tank = tank_of(arena)
+    rows, monsters = np.arange(4), np.full(4, tank)
+
+    def values(fresh: bool) -> np.ndarray:
+        return lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=17, fresh_dice=fresh)
+
+    known, fresh = values(False), values(True)
+    assert not np.array_equal(known, fresh)
+    arena._u = np.random.default_rng(99).random(arena._u.shape, dtype=np.float32)  # other pending dice
+    assert not np.array_equal(values(False), known)  # the default teacher sees them
+    assert np.array_equal(values(True), fresh)  # a fresh-dice teacher does not
+    arena.stun[:, tank] = 1_000  # still shared by the candidates
+    assert np.ptp(values(True), axis=1).max() == 0.0
+
+
 def test_best_outputs_keeps_the_traditional_ai_on_ties_and_within_the_margin():
     values = np.array([[1.0] * 11, [1.0] * 10 + [0.5], [1.02] + [1.0] * 10, [0.9] * 10 + [1.0]], np.float32)
     assert lookahead.best_outputs(values).tolist() == [TRADITIONAL_OUTPUT, 0, 0, TRADITIONAL_OUTPUT]
