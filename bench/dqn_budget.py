@@ -50,7 +50,8 @@ def main() -> int:
               "procedural": args.procedural,
               "steps": metrics.get("steps"), "train_seconds": metrics.get("train_seconds"),
               "base_steps": pipeline.member_metrics(base, args.model_type).get("steps")}
-    splits = (("train", args.seed + 10_000, 96), ("heldout", args.seed + 30_000, args.encounters))
+    splits = (("train", args.seed + pipeline.VALIDATION_SEED, 96), ("heldout", args.seed + pipeline.HELDOUT_SEED,
+                                                                    args.encounters))
     for split, seed, encounters in splits:
         result[split] = {"base": alone(base, args.model_type, split, encounters, seed),
                          "retrained": alone(run, args.model_type, split, encounters, seed)}

@@ -29,7 +29,7 @@ from trainers.evaluate import evaluate
 from trainers.fusion import FusedPolicy
 from trainers.pipeline import PipelineArgs
 
-SPLIT_SEED = {"train": 10_000, "heldout": 30_000}
+SPLIT_SEED = {"train": pipeline.VALIDATION_SEED, "heldout": pipeline.HELDOUT_SEED}
 
 
 class HandoverBias(nn.Module):

@@ -29,7 +29,7 @@ from aiworld.mobs.state import MODEL_OUTPUTS, STATE_SIZE
 from trainers import supervised
 from trainers.evaluate import evaluate
 from trainers.networks import TemporalTransformer
-from trainers.pipeline import Budget, Dataset, PipelineArgs, torch_policy
+from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, Budget, Dataset, PipelineArgs, torch_policy
 
 POSITION = (12, 13)
 OWN_STATS = tuple(range(2, 10))
@@ -55,8 +55,7 @@ def main() -> int:
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
     options = parser.parse_args()
     torch.set_num_threads(1)
-    args = PipelineArgs(archetype=options.archetype, version=options.version, out_root=options.models,
-                        seed=options.seed)
+    args = PipelineArgs(archetype=options.archetype, version=options.version, out_root=options.models)
     data = Dataset.load(args.out_dir / "dataset.npz")
     targets = data.centred_values()
     tmp = Path(tempfile.mkdtemp(prefix="masked-inputs-"))
@@ -74,8 +73,8 @@ def main() -> int:
                                  model, data.histories * mask, targets, progress=False).model.eval()
         trained_s = time.monotonic() - started
         reports = {split: evaluate(masked_policy(model, mask), options.archetype, args.scenarios(split),
-                                   encounters=options.encounters, seed=1 + seed_offset, progress=False)
-                   for split, seed_offset in (("heldout", 30_000), ("train", 10_000))}
+                                   encounters=options.encounters, seed=args.seed + seed_offset, progress=False)
+                   for split, seed_offset in (("heldout", HELDOUT_SEED), ("train", VALIDATION_SEED))}
         rows.append((name, trained_s, reports))
         print(f"{name}: trained in {trained_s:.0f} s, held-out {reports['heldout'].win_rate:.1%}, "
               f"validation {reports['train'].win_rate:.1%}", flush=True)

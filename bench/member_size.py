@@ -26,7 +26,7 @@ from trainers import supervised
 from trainers.evaluate import evaluate
 from trainers.export import export_onnx
 from trainers.networks import TemporalTransformer, parameter_count
-from trainers.pipeline import Budget, Dataset, PipelineArgs, torch_policy
+from trainers.pipeline import HELDOUT_SEED, Budget, Dataset, PipelineArgs, torch_policy
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def main() -> int:
         model = train(size, data, options.seed, Budget().supervised_epochs, tmp / f"run-{size.dim}-{size.depth}")
         trained_s = time.monotonic() - started
         report = evaluate(torch_policy(model), options.archetype, args.scenarios("heldout"),
-                          encounters=options.encounters, seed=options.seed + 30_000, progress=False)
+                          encounters=options.encounters, seed=options.seed + HELDOUT_SEED, progress=False)
         n = len(data.histories)
         sample = data.histories[np.random.default_rng(0).choice(n, min(2048, n), replace=False)]
         stem = f"tt-{size.dim}-{size.depth}"

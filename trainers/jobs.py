@@ -123,7 +123,7 @@ def evaluate(args: PipelineArgs, *, encounters: int | None = None, precision: st
     scenarios = args.scenarios("heldout")
     path = args.out_dir / f"fused.{precision}.onnx"
     candidate = onnx_policy(path)
-    report = play(candidate, args.archetype, scenarios, encounters=encounters, seed=args.seed + 30_000,
+    report = play(candidate, args.archetype, scenarios, encounters=encounters, seed=args.seed + pipeline.HELDOUT_SEED,
                   progress=args.progress).to_dict()
     steps = sum(int(pipeline.member_metrics(args, t).get("steps", 0)) for t in MEMBER_TYPES)
     active = training.active_version(args.archetype)
@@ -134,7 +134,8 @@ def evaluate(args: PipelineArgs, *, encounters: int | None = None, precision: st
         elif active != args.version:
             active_path = training.served_path(args.archetype, active, served_precision(args, active))
             head_to_head = compare(candidate, onnx_policy(active_path), args.archetype, scenarios,
-                                   encounters=encounters, seed=args.seed + 40_000, progress=args.progress)
+                                   encounters=encounters, seed=args.seed + pipeline.HEAD_TO_HEAD_SEED,
+                                   progress=args.progress)
             report["versus_active"] = {"version": active, **head_to_head}
             promoted = should_promote(head_to_head)
     training.record_evaluation(archetype=args.archetype, model_type="fused", version=args.version,

@@ -64,6 +64,8 @@ VALUE_SCALE = 0.01  # score points per logit unit: members regress the candidate
 DQN_TYPES = ("combat_dqn", "skill_dqn")
 DQN_CONFIDENCE = 0.9  # mean probability a fitted DQN softmax gives its greedy action on its own states
 CALIBRATION_TICKS, CALIBRATION_ARENAS = 100, 16  # per train scenario: the states a DQN temperature is fitted on
+# Added to PipelineArgs.seed: each kind of evaluation plays its own encounters, the same for every version
+VALIDATION_SEED, ABLATION_SEED, HELDOUT_SEED, HEAD_TO_HEAD_SEED = 10_000, 20_000, 30_000, 40_000
 TRADITIONAL = int(Action.TRADITIONAL_AI)
 
 
@@ -473,7 +475,7 @@ def select_members(args: PipelineArgs, candidates: tuple[str, ...]) -> tuple[dic
 
     def win_rate(members: list[str]) -> float:
         w = {t: 1.0 if t in members else 0.0 for t in candidates}
-        return play_fused(args, w, "train", args.budget.tune_encounters, args.seed + 10_000, loaded).win_rate
+        return play_fused(args, w, "train", args.budget.tune_encounters, args.seed + VALIDATION_SEED, loaded).win_rate
 
     tried = {f"only {t}": win_rate([t]) for t in candidates}
     order = sorted(candidates, key=lambda t: -tried[f"only {t}"])
@@ -533,5 +535,5 @@ def ablation(args: PipelineArgs, weights: dict[str, float], encounters: int) -> 
     for name, w in variants:
         if not any(v > 0 for v in w.values()):
             continue
-        table[name] = play_fused(args, w, "heldout", encounters, args.seed + 20_000, loaded).win_rate
+        table[name] = play_fused(args, w, "heldout", encounters, args.seed + ABLATION_SEED, loaded).win_rate
     return table

@@ -175,9 +175,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         path = SCENARIO_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no scenario {name_or_path!r} ({path})")
+    return parse_scenario(_with_borrowed_map(_document(path), path), name=path.stem, path=path)
+
+
+def _document(path: Path) -> dict:
     with path.open() as handle:
-        data = yaml.safe_load(handle) or {}
-    return parse_scenario(_with_borrowed_map(data, path), name=path.stem, path=path)
+        return yaml.safe_load(handle) or {}
 
 
 def _with_borrowed_map(data: dict, path: Path) -> dict:
@@ -191,8 +194,7 @@ def _with_borrowed_map(data: dict, path: Path) -> dict:
     source_path = SCENARIO_DIR / f"{source}.yaml"
     if not source_path.is_file() or source_path.resolve() == path.resolve():
         raise ScenarioError(f"{name}: map_from {source!r} is not another scenario in {SCENARIO_DIR}")
-    with source_path.open() as handle:
-        borrowed = yaml.safe_load(handle) or {}
+    borrowed = _document(source_path)
     if borrowed.get("split", "train") != data.get("split", "train"):
         raise ScenarioError(f"{name}: map_from {source!r} is a {borrowed.get('split', 'train')} scenario; "
                             "a variant keeps its source's split")
@@ -207,8 +209,6 @@ def scenario_names(split: str | None = None) -> list[str]:
         raise ValueError(f"split must be one of {SPLITS}")
     names = []
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        with path.open() as handle:
-            data = yaml.safe_load(handle) or {}
-        if split is None or data.get("split", "train") == split:
+        if split is None or _document(path).get("split", "train") == split:
             names.append(path.stem)
     return sorted(names)
