@@ -22,6 +22,10 @@ from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
 log = logging.getLogger("aiworld.train")
 MAX_CONTINUATIONS = 8  # each play costs 11 copies x 60 ticks per decision: 8 is already hours at scale 1
 MAX_PROCEDURAL = 256
+# A distilled student replaces its (active) teacher when its held-out win rate is at most this far below the
+# teacher's on the same encounters: the reason to distil is the inference it saves, and 1,000 encounters
+# measure a win rate to about +-3 points. Its teacher is never itself distilled, so the margin cannot add up.
+DISTILL_MARGIN = 0.01
 
 
 def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
@@ -166,3 +170,87 @@ def run_archetype(args: PipelineArgs, *, worker: str = "", members: tuple[str, .
         summary["ablation"] = table
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     return summary
+
+
+def distill(archetype: str, version: int | None = None, *, teacher_version: int | None = None, scale: float = 1.0,
+            seed: int = 1, encounters: int | None = None, promote: bool = True, margin: float = DISTILL_MARGIN,
+            progress: bool = True, out_root: Path | None = None, worker: str = "",
+            distill_args: dict | None = None) -> dict:
+    """A distilled copy of a fused version (trainers/distill.py) as version `version`: trained under a TrainingRun
+    (model type fused, algorithm distill), exported and registered, then played on the held-out scenarios
+    together with its teacher on the same encounters. It becomes active if its teacher is the active version
+    and its win rate is at most `margin` below the teacher's. distill_args: DistillArgs fields to override."""
+    from trainers import distill as distillation
+    from trainers.evaluate import evaluate as play
+    from trainers.evaluate import onnx_policy
+    from trainers.export import ExportParityError, export_onnx
+
+    teacher_version = teacher_version or training.active_version(archetype)
+    if teacher_version is None:
+        raise ValueError(f"{archetype} has no active fused network to distil: name a teacher version")
+    args = pipeline_args(archetype, version, scale=scale, seed=seed, progress=progress, out_root=out_root)
+    if training.taken_by_another(archetype, args.version, "distill"):
+        raise ValueError(f"{archetype} v{args.version} holds other models: give a new --model-version")
+    teacher_precision = served_precision(args, teacher_version)
+    teacher_row = training.served_file(archetype, teacher_version, teacher_precision)
+    if teacher_row.metrics.get("distilled_from") is not None:
+        raise ValueError(f"{archetype} v{teacher_version} is itself distilled (from "
+                         f"v{teacher_row.metrics['distilled_from']}): distil from that version")
+    overrides = {"batches": max(1, round(10 * scale)), **(distill_args or {})}
+    dargs = distillation.DistillArgs(archetype=archetype, teacher=training.served_path(archetype, teacher_version,
+                                                                                      teacher_precision),
+                                     out_dir=args.out_dir, seed=seed, progress=progress,
+                                     scenarios=tuple(args.scenarios("train")), **overrides)
+    run = training.create_run(archetype=archetype, model_type="fused", version=args.version, algorithm="distill",
+                              args={"teacher_version": teacher_version, "teacher_precision": teacher_precision,
+                                    "seed": seed, "scale": scale, **overrides})
+    summary_path = args.out_dir / "summary.json"
+    done = run.status == run.Status.SUCCEEDED
+    if done and summary_path.exists():  # a duplicate job: the work and its evaluation are recorded
+        return json.loads(summary_path.read_text())["evaluation"]
+    worker = worker or socket.gethostname()
+    if not done and not (training.claim(run.pk, worker=worker, device="cpu")
+                         or (run.worker == worker and training.reclaim_stale(run.pk, worker=worker, device="cpu"))):
+        raise RuntimeError(f"{run} is being trained by {run.worker or 'another worker'}")
+    try:
+        student, metrics = distillation.train(dargs)
+        try:
+            report = export_onnx(student, args.out_dir, "fused", distillation.sample_histories(dargs)).to_dict()
+        except ExportParityError as exc:  # keep the precisions that passed; the others are not served
+            log.warning("%s distilled v%d: %s", archetype, args.version, exc)
+            report = exc.report.to_dict()
+    except Exception as exc:
+        training.fail(run.pk, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        raise
+    metrics = {**metrics, "distilled_from": teacher_version}
+    if not done:
+        training.succeed(run.pk, metrics=pipeline.json_safe(metrics), run_dir=dargs.folder)
+    ok = pipeline.passed(report)
+    training.register_files(archetype=archetype, model_type="fused", version=args.version,
+                            files={p: _relative(Path(e["path"]), args.out_root) for p, e in ok.items()},
+                            metrics={p: {**{k: v for k, v in e.items() if k != "path"},
+                                         "distilled_from": teacher_version, "parameters": metrics["parameters"],
+                                         "holdout_agreement": metrics["holdout_agreement"]} for p, e in ok.items()})
+
+    encounters = encounters or args.budget.eval_encounters
+    precision = served_precision(args)
+    scenarios = args.scenarios("heldout")
+    held_out = {"encounters": encounters, "seed": args.seed + pipeline.HELDOUT_SEED, "progress": progress}
+    result = play(onnx_policy(args.out_dir / f"fused.{precision}.onnx"), archetype, scenarios, **held_out).to_dict()
+    teacher_result = play(onnx_policy(dargs.teacher), archetype, scenarios, **held_out).to_dict()
+    result["teacher"] = {"version": teacher_version, "precision": teacher_precision,
+                         **{k: teacher_result[k] for k in ("encounters", "wins", "win_rate", "wilson_low",
+                                                           "wilson_high")}}
+    result["distilled_from"] = teacher_version
+    promoted = (promote and training.active_version(archetype) == teacher_version
+                and result["win_rate"] >= teacher_result["win_rate"] - margin)
+    training.record_evaluation(archetype=archetype, model_type="fused", version=args.version, precision=precision,
+                               report=result)
+    if promoted:
+        training.promote(archetype, args.version)
+    result["promoted"], result["precision"], result["version"] = promoted, precision, args.version
+    result["export"] = {p: {k: v for k, v in e.items() if k != "path"} for p, e in report["precisions"].items()}
+    summary_path.write_text(json.dumps(
+        {"archetype": archetype, "version": args.version, "distill": metrics, "evaluation": result}, indent=1,
+        default=float))
+    return result

@@ -121,18 +121,30 @@ def promote(archetype: str, version: int, *, model_type: str = "fused") -> int:
     return count
 
 
+def served_file(archetype: str, version: int, precision: str, model_type: str = "fused") -> ModelVersion:
+    return ModelVersion.objects.get(archetype=archetype, model_type=model_type, version=version, precision=precision)
+
+
 def served_path(archetype: str, version: int, precision: str, model_type: str = "fused") -> Path:
-    row = ModelVersion.objects.get(archetype=archetype, model_type=model_type, version=version, precision=precision)
-    return registry.resolve_path(row.path)
+    return registry.resolve_path(served_file(archetype, version, precision, model_type).path)
+
+
+def taken_by_another(archetype: str, version: int, algorithm: str) -> bool:
+    """Whether the version holds runs or files of something other than one `algorithm` run of its fused network
+    (a distilled version is its fused network alone; it must not share a number with trained members)."""
+    runs = TrainingRun.objects.filter(archetype=archetype, version=version)
+    if runs.exclude(model_type="fused", algorithm=algorithm).exists():
+        return True
+    return not runs.exists() and ModelVersion.objects.filter(archetype=archetype, version=version).exists()
 
 
 def current_version(archetype: str) -> int:
     """The version a plain `train` continues: the newest one with a member not yet trained, else a new one."""
     check_names(archetype)
-    newest = TrainingRun.objects.filter(archetype=archetype).aggregate(v=Max("version"))["v"]
+    members = TrainingRun.objects.filter(archetype=archetype, model_type__in=MEMBER_TYPES)  # not distilled ones
+    newest = members.aggregate(v=Max("version"))["v"]
     if newest is not None:
-        done = TrainingRun.objects.filter(archetype=archetype, version=newest,
-                                          status=TrainingRun.Status.SUCCEEDED).count()
+        done = members.filter(version=newest, status=TrainingRun.Status.SUCCEEDED).count()
         if done < len(MEMBER_TYPES):
             return newest
     return next_version(archetype)
@@ -141,10 +153,9 @@ def current_version(archetype: str) -> int:
 def latest_trained_version(archetype: str) -> int | None:
     """The newest version whose nine members all trained (what export and evaluate default to)."""
     check_names(archetype)
-    for version in (TrainingRun.objects.filter(archetype=archetype).order_by("-version")
-                    .values_list("version", flat=True).distinct()):
-        if TrainingRun.objects.filter(archetype=archetype, version=version,
-                                      status=TrainingRun.Status.SUCCEEDED).count() >= len(MEMBER_TYPES):
+    members = TrainingRun.objects.filter(archetype=archetype, model_type__in=MEMBER_TYPES)
+    for version in members.order_by("-version").values_list("version", flat=True).distinct():
+        if members.filter(version=version, status=TrainingRun.Status.SUCCEEDED).count() >= len(MEMBER_TYPES):
             return version
     return None
 

@@ -81,6 +81,25 @@ def train_archetype(self, payload: dict) -> dict:
                            for k in ("win_rate", "wilson_low", "wilson_high", "encounters", "promoted")}}
 
 
+@shared_task(name="aiworld.train.distill", bind=True, base=IdempotentTask)
+def distill(self, payload: dict) -> dict:
+    """{"archetype", "version"?, "teacher_version"?, "scale"?}: a distilled copy of a fused version (default: the
+    active one), exported, evaluated against its teacher, promoted when it holds its win rate."""
+    from trainers import jobs
+
+    p = _payload(payload)
+    teacher = _optional_int(payload, "teacher_version", "the fused version to copy")
+    try:
+        result = jobs.distill(p["archetype"], p["version"], teacher_version=teacher, scale=p["scale"], progress=False,
+                              worker=self.request.hostname or "")
+    except ValueError as exc:  # no active model, a version taken, a teacher that is itself distilled
+        raise PayloadError("invalid_payload", str(exc)) from exc
+    return {"archetype": p["archetype"], "version": result["version"],
+            "evaluation": {k: result.get(k) for k in ("win_rate", "wilson_low", "wilson_high", "encounters",
+                                                       "promoted")},
+            "teacher": result["teacher"]}
+
+
 @shared_task(name="aiworld.train.nightly", base=IdempotentTask)
 def nightly(payload: dict | None = None) -> list[str]:
     """celery-beat's nightly job: one new version per archetype, each its own train_archetype task."""
