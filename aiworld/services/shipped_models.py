@@ -19,6 +19,7 @@ from aiworld.services import registry
 
 log = logging.getLogger("aiworld.registry")
 SHIPPED_DIR = PROJECT_ROOT / "models" / "shipped"
+TEACHER_DIR = "teacher"  # a distilled version's teacher ships beside it, in this subfolder
 
 
 def manifest(archetype: str, root: Path = SHIPPED_DIR) -> dict | None:
@@ -40,7 +41,7 @@ def _forget_replaced(archetype: str, root: Path) -> bool:
     stale = []
     for row in ModelVersion.objects.filter(archetype=archetype):
         path = registry.resolve_path(row.path).resolve()
-        if path.parent == folder and (not path.exists() or sha256_of(path) != row.sha256):
+        if path.is_relative_to(folder) and (not path.exists() or sha256_of(path) != row.sha256):
             stale.append(row)
     if not stale:
         return False
@@ -52,11 +53,30 @@ def _forget_replaced(archetype: str, root: Path) -> bool:
     return was_active
 
 
+def _register(archetype: str, version: int, files: dict, folder: Path) -> int:
+    """Register a manifest's files of one version that are not registered yet. Returns how many were."""
+    added = 0
+    for model_type, precisions in files.items():
+        for precision, entry in precisions.items():
+            path = folder / entry["file"]
+            if sha256_of(path) != entry["sha256"]:
+                raise ValueError(f"{path} does not match its manifest (sha256): the shipped models are damaged")
+            if ModelVersion.objects.filter(archetype=archetype, model_type=model_type, version=version,
+                                           precision=precision).exists():
+                continue
+            registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
+                              path=Path(_registry_path(path)), metrics=entry.get("metrics", {}),
+                              fusion_weight=float(entry.get("fusion_weight", 1.0)))
+            added += 1
+    return added
+
+
 @transaction.atomic
 def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
     """Register every shipped file that is not registered yet and activate an archetype's shipped fused
     model when that archetype has no active one (a GM's choice is never overridden), or when the active one
-    was an earlier shipped version whose files this release replaced. {archetype: what}."""
+    was an earlier shipped version whose files this release replaced. A distilled version ships with its
+    teacher (manifest "teacher", files under teacher/), registered as a candidate. {archetype: what}."""
     done: dict[str, str] = {}
     for archetype in ARCHETYPES:
         shipped = manifest(archetype, root)
@@ -64,19 +84,10 @@ def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
             continue
         version = int(shipped["version"])
         replaced_active = _forget_replaced(archetype, root)
-        added = 0
-        for model_type, files in shipped["files"].items():
-            for precision, entry in files.items():
-                path = root / archetype / entry["file"]
-                if sha256_of(path) != entry["sha256"]:
-                    raise ValueError(f"{path} does not match its manifest (sha256): the shipped models are damaged")
-                if ModelVersion.objects.filter(archetype=archetype, model_type=model_type, version=version,
-                                               precision=precision).exists():
-                    continue
-                registry.register(archetype=archetype, model_type=model_type, version=version, precision=precision,
-                                  path=Path(_registry_path(path)), metrics=entry.get("metrics", {}),
-                                  fusion_weight=float(entry.get("fusion_weight", 1.0)))
-                added += 1
+        added = _register(archetype, version, shipped["files"], root / archetype)
+        teacher = shipped.get("teacher")
+        if teacher:
+            added += _register(archetype, int(teacher["version"]), teacher["files"], root / archetype / TEACHER_DIR)
         active = ModelVersion.objects.filter(archetype=archetype, status=ModelVersion.Status.ACTIVE).exists()
         if not active:
             registry.activate(archetype, "fused", version)
@@ -85,23 +96,18 @@ def install(root: Path = SHIPPED_DIR) -> dict[str, str]:
     return done
 
 
-def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
-            precisions: dict[str, tuple[str, ...]] | None = None) -> Path:
-    """Copy a registered version into the shipped folder with its manifest (what `load_shipped_models`
-    installs): the fused network in every registered precision, the members in INT8 (or FP32 where
-    INT8 failed its parity check), and the version's latest evaluation."""
-    rows = list(ModelVersion.objects.filter(archetype=archetype, version=version))
-    if not any(r.model_type == "fused" for r in rows):
-        raise ValueError(f"{archetype} v{version} has no registered fused network: export it first")
+def _copy_version(archetype: str, version: int, folder: Path,
+                  precisions: dict[str, tuple[str, ...]] | None = None) -> dict[str, dict[str, dict]]:
+    """Copy a registered version's files into `folder`: the fused network in every registered precision (or
+    `precisions`), the members in INT8 (or FP32 where INT8 failed its parity check). Returns the manifest's files."""
     wanted = precisions or {"fused": ("fp32", "fp16", "int8")}
-    folder = root / archetype
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, dict]] = {}
     by_type: dict[str, dict[str, ModelVersion]] = {}
-    for row in rows:
+    for row in ModelVersion.objects.filter(archetype=archetype, version=version):
         by_type.setdefault(row.model_type, {})[row.precision] = row
+    if "fused" not in by_type:
+        raise ValueError(f"{archetype} v{version} has no registered fused network: export it first")
     for model_type, available in sorted(by_type.items()):
         chosen = wanted.get(model_type) or (("int8",) if "int8" in available else ("fp32",))
         for precision in chosen:
@@ -112,11 +118,44 @@ def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
             shutil.copyfile(registry.resolve_path(row.path), target)
             files.setdefault(model_type, {})[precision] = {
                 "file": target.name, "sha256": sha256_of(target), "fusion_weight": row.fusion_weight,
-                "metrics": {k: v for k, v in row.metrics.items() if k in ("argmax_agreement", "max_abs_error")}}
-    evaluation = Evaluation.objects.filter(archetype=archetype, version=version).order_by("-created_at").first()
-    manifest_data = {"archetype": archetype, "version": version, "files": files,
-                     "evaluation": None if evaluation is None else {
-                         k: getattr(evaluation, k) for k in ("precision", "encounters", "wins", "win_rate",
-                                                             "wilson_low", "wilson_high")}}
-    (folder / "manifest.json").write_text(json.dumps(manifest_data, indent=1))
+                "metrics": {k: v for k, v in row.metrics.items()
+                            if k in ("argmax_agreement", "max_abs_error", "distilled_from")}}
+    return files
+
+
+def _evaluation(archetype: str, version: int) -> dict | None:
+    row = Evaluation.objects.filter(archetype=archetype, version=version).order_by("-created_at").first()
+    if row is None:
+        return None
+    data = {k: getattr(row, k) for k in ("precision", "encounters", "wins", "win_rate", "wilson_low", "wilson_high")}
+    if "teacher" in row.report:
+        data["teacher"] = row.report["teacher"]
+    return data
+
+
+def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
+            precisions: dict[str, tuple[str, ...]] | None = None) -> Path:
+    """Copy a registered version into the shipped folder with its manifest (what `load_shipped_models`
+    installs): its files (_copy_version) and its latest evaluation; a distilled version also its teacher's
+    files, under teacher/. Built beside the folder and swapped in: the registered files being copied may be
+    the shipped ones themselves."""
+    fused = ModelVersion.objects.filter(archetype=archetype, version=version, model_type="fused").first()
+    if fused is None:
+        raise ValueError(f"{archetype} v{version} has no registered fused network: export it first")
+    folder = root / archetype
+    staging = root / f".{archetype}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    manifest_data: dict = {"archetype": archetype, "version": version,
+                           "files": _copy_version(archetype, version, staging, precisions),
+                           "evaluation": _evaluation(archetype, version)}
+    teacher = fused.metrics.get("distilled_from")
+    if teacher is not None:
+        manifest_data["teacher"] = {"version": int(teacher),
+                                    "files": _copy_version(archetype, int(teacher), staging / TEACHER_DIR),
+                                    "evaluation": _evaluation(archetype, int(teacher))}
+    (staging / "manifest.json").write_text(json.dumps(manifest_data, indent=1))
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
     return folder

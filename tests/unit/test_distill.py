@@ -143,3 +143,42 @@ def test_a_distilled_version_is_registered_judged_against_its_teacher_and_promot
 def test_the_distill_task_rejects_bad_payloads(payload) -> None:
     with pytest.raises(PayloadError):
         distill_task.apply(args=[payload]).get()
+
+
+@pytest.mark.django_db
+def test_a_distilled_version_ships_with_its_teacher_and_installs_both(tmp_path: Path, settings) -> None:
+    import json
+
+    from aiworld.services import shipped_models
+
+    settings.AIWORLD_MODELS_DIR = str(tmp_path / "models")
+    built = tmp_path / "models" / "tank"
+    training.register_files(archetype="tank", model_type="fused", version=4, metrics={},
+                            files=write_precisions(random_mlp(seed=3, temporal=True), built / "v4", "fused"))
+    training.register_files(archetype="tank", model_type="combat_dqn", version=4, metrics={}, fusion_weight=0.0,
+                            files=write_precisions(random_mlp(seed=4), built / "v4", "combat_dqn"))
+    training.register_files(archetype="tank", model_type="fused", version=9, metrics={"distilled_from": 4},
+                            files=write_precisions(random_mlp(seed=5, temporal=True), built / "v9", "fused"))
+    training.record_evaluation(archetype="tank", model_type="fused", version=9, precision="int8",
+                               report={"encounters": 10, "wins": 7, "win_rate": 0.7, "wilson_low": 0.4,
+                                       "wilson_high": 0.9, "teacher": {"version": 4, "win_rate": 0.6}})
+    training.promote("tank", 9)
+    root = tmp_path / "shipped"
+
+    folder = shipped_models.package("tank", 9, root=root)
+    shipped = json.loads((folder / "manifest.json").read_text())
+    assert shipped["version"] == 9 and set(shipped["files"]) == {"fused"}
+    assert shipped["files"]["fused"]["int8"]["metrics"]["distilled_from"] == 4
+    assert shipped["evaluation"]["teacher"] == {"version": 4, "win_rate": 0.6}
+    assert shipped["teacher"]["version"] == 4 and set(shipped["teacher"]["files"]) == {"fused", "combat_dqn"}
+    assert (folder / "teacher" / "combat_dqn.int8.onnx").exists()
+
+    ModelVersion.objects.all().delete()  # a fresh install
+    assert shipped_models.install(root)["tank"] == "v9: 7 file(s) registered, fused model activated"
+    assert training.active_version("tank") == 9
+    assert set(ModelVersion.objects.filter(version=4).values_list("status", flat=True)) == {"candidate"}
+    # packaging again from the installed files (they lie in the folder being replaced) gives the same bytes
+    before = (folder / "manifest.json").read_text()
+    shipped_models.package("tank", 9, root=root)
+    assert (folder / "manifest.json").read_text() == before
+    assert shipped_models.install(root)["tank"] == "v9: 0 file(s) registered"
