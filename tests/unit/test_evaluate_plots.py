@@ -1,6 +1,6 @@
 """trainers/plots.py writes real PNG files."""
 
-from trainers.plots import plot_ablation, plot_win_rates
+from trainers.plots import plot_ablation, plot_distillation, plot_win_rates
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -20,3 +20,11 @@ def test_ablation_plot(tmp_path):
     assert path.read_bytes().startswith(PNG)
     empty = plot_ablation({}, tmp_path / "empty.png")
     assert empty.read_bytes().startswith(PNG)
+
+
+def test_distillation_plot(tmp_path):
+    side = {"version": 4, "win_rate": 0.7, "wilson_low": 0.67, "wilson_high": 0.73, "us": 25.0}
+    rows = [{"archetype": "tank", "teacher": side, "student": {**side, "version": 9, "us": 1.5}}]
+    path = plot_distillation(rows, tmp_path / "distillation.png")
+    data = path.read_bytes()
+    assert data.startswith(PNG) and len(data) > 5000
