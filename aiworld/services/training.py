@@ -183,6 +183,16 @@ def queue_archetype(archetype: str, *, scale: float = 1.0) -> str:
     return f"{archetype} v{version}"
 
 
+def queue_distill(archetype: str, teacher_version: int, *, scale: float = 1.0) -> str:
+    """Send a distillation of `teacher_version` (a new version) to the train queue, after the transaction commits.
+    Queued when a trained version is promoted, so the farm keeps serving a cheap copy (docs/learning.md)."""
+    from aiworld.tasks.train import distill
+
+    payload = {"archetype": archetype, "teacher_version": teacher_version, "scale": scale}
+    transaction.on_commit(lambda: distill.delay(payload))
+    return f"{archetype} distilled from v{teacher_version}"
+
+
 def trained_versions(archetype: str | None, version: int | None) -> list[tuple[str, int]]:
     """(archetype, version) pairs an export or evaluation command works on: the named archetype (or every
     one that has a fully trained version) at the named version (or its newest fully trained one)."""

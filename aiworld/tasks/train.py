@@ -71,11 +71,13 @@ def train_member(self, payload: dict) -> dict:
 @shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
 def train_archetype(self, payload: dict) -> dict:
     """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?}: nine members,
-    fusion, export, evaluation, promotion."""
+    fusion, export, evaluation, promotion; a promoted version is then distilled (aiworld.train.distill)."""
     from trainers import jobs
 
     p = _payload(payload)
     summary = jobs.run_archetype(_args(p), worker=self.request.hostname or "")
+    if summary.get("evaluation", {}).get("promoted"):  # keep serving a cheap copy of what is now active
+        training.queue_distill(p["archetype"], summary["version"], scale=p["scale"])
     return {"archetype": p["archetype"], "version": summary["version"],
             "evaluation": {k: summary.get("evaluation", {}).get(k)
                            for k in ("win_rate", "wilson_low", "wilson_high", "encounters", "promoted")}}

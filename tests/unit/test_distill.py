@@ -182,3 +182,20 @@ def test_a_distilled_version_ships_with_its_teacher_and_installs_both(tmp_path: 
     shipped_models.package("tank", 9, root=root)
     assert (folder / "manifest.json").read_text() == before
     assert shipped_models.install(root)["tank"] == "v9: 0 file(s) registered"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("promoted", [True, False])
+def test_a_promoted_trained_version_is_queued_for_distillation(promoted, monkeypatch,
+                                                                django_capture_on_commit_callbacks) -> None:
+    from aiworld.tasks import train as train_tasks
+    from trainers import jobs
+
+    monkeypatch.setattr(jobs, "run_archetype", lambda args, worker="": {
+        "version": args.version, "evaluation": {"promoted": promoted, "win_rate": 0.8}})
+    queued: list[dict] = []
+    monkeypatch.setattr(train_tasks.distill, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = train_tasks.train_archetype.apply(args=[{"archetype": "mage", "version": 7, "scale": 0.5}]).get()
+    assert result["version"] == 7
+    assert queued == ([{"archetype": "mage", "teacher_version": 7, "scale": 0.5}] if promoted else [])
