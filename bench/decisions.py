@@ -275,13 +275,16 @@ def memory_per_archetype(url: str, worker_pid: int) -> tuple[float, list[tuple[s
 
 
 MODEL_SETS = {"small": "INT8 64-64-64-10 MLPs, untrained",
-              "shipped": "models/shipped (trained fused networks, INT8 where it passed parity, else FP32)"}
+              "shipped": "models/shipped (trained fused networks, INT8 where it passed parity, else FP32)",
+              "teachers": "models/shipped with the versions the shipped distilled networks were distilled from "
+                          "active instead (INT8 where it passed parity, else FP32)"}
 
 
 def prepare(prefix: str, models: str = "small") -> Path:
     """Migrate, register and activate a model set for every archetype (`small`: INT8 MLPs written to a fresh
-    temporary folder, which is returned; `shipped`: models/shipped, as a fresh install loads them), and force
-    fallback level 3 (CPU INT8 even where a GPU exists): the set-up every decisions benchmark shares."""
+    temporary folder, which is returned; `shipped`: models/shipped, as a fresh install loads them; `teachers`:
+    the same with each distilled version's teacher active instead), and force fallback level 3 (CPU INT8 even
+    where a GPU exists): the set-up every decisions benchmark shares."""
     from aiworld.models import ModelVersion
     from aiworld.services import shipped_models
 
@@ -289,8 +292,12 @@ def prepare(prefix: str, models: str = "small") -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     ModelVersion.objects.all().delete()  # one model set at a time
     registry.bump_generation()
-    if models == "shipped":
+    if models in ("shipped", "teachers"):
         shipped_models.install()
+        for archetype in ARCHETYPES if models == "teachers" else ():
+            teacher = (shipped_models.manifest(archetype) or {}).get("teacher")
+            if teacher:
+                registry.activate(archetype, "fused", int(teacher["version"]))
     else:
         install_models(tmp / "models", ARCHETYPES)
     registry.set_policy(forced_level=3)

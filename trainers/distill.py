@@ -2,7 +2,7 @@
 
 Why: the fused networks that win (docs/benchmarks.md, versions 3 to 5) read the L1 history through LSTMs
 and transformers and cost 11-35 µs per decision on one CPU thread, which held a 2-core farm near 31,000
-decisions/s. A student MLP over the flattened history costs ~1.5 µs.
+decisions/s. A student MLP over the flattened history costs a few µs (docs/benchmarks.md, "Distilled fused networks").
 
 How:
 1. round 0: the teacher (a fused network's served ONNX file) plays the train scenarios, `epsilon` of its
@@ -60,7 +60,7 @@ class DistillArgs:
     """batches of `arenas` encounters per round"""
     arenas: int = 128
     """encounters played together per batch"""
-    rounds: int = 2
+    rounds: int = 3
     """collection rounds: round 0 the teacher plays, each later one the latest student (DAgger)"""
     epsilon: float = 0.1
     """share of decisions where a random output is played (the student must see what mistakes lead to)"""
@@ -68,7 +68,7 @@ class DistillArgs:
     """record the decisions of every `every`-th tick (consecutive ticks are near copies of each other)"""
     history: int = HISTORY_LENGTH
     """states of the L1 history the student reads (the newest ones)"""
-    hidden: int = 128
+    hidden: int = 256
     """width of the student's two hidden layers"""
     epochs: int = 10
     """passes over the aggregated data per round; the learning rate halves each epoch of the second half"""

@@ -181,8 +181,6 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
     together with its teacher on the same encounters. It becomes active if its teacher is the active version
     and its win rate is at most `margin` below the teacher's. distill_args: DistillArgs fields to override."""
     from trainers import distill as distillation
-    from trainers.evaluate import evaluate as play
-    from trainers.evaluate import onnx_policy
     from trainers.export import ExportParityError, export_onnx
 
     teacher_version = teacher_version or training.active_version(archetype)
@@ -232,25 +230,38 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
                                          "distilled_from": teacher_version, "parameters": metrics["parameters"],
                                          "holdout_agreement": metrics["holdout_agreement"]} for p, e in ok.items()})
 
-    encounters = encounters or args.budget.eval_encounters
-    precision = served_precision(args)
-    scenarios = args.scenarios("heldout")
-    held_out = {"encounters": encounters, "seed": args.seed + pipeline.HELDOUT_SEED, "progress": progress}
-    result = play(onnx_policy(args.out_dir / f"fused.{precision}.onnx"), archetype, scenarios, **held_out).to_dict()
-    teacher_result = play(onnx_policy(dargs.teacher), archetype, scenarios, **held_out).to_dict()
-    result["teacher"] = {"version": teacher_version, "precision": teacher_precision,
-                         **{k: teacher_result[k] for k in ("encounters", "wins", "win_rate", "wilson_low",
-                                                           "wilson_high")}}
-    result["distilled_from"] = teacher_version
-    promoted = (promote and training.active_version(archetype) == teacher_version
-                and result["win_rate"] >= teacher_result["win_rate"] - margin)
-    training.record_evaluation(archetype=archetype, model_type="fused", version=args.version, precision=precision,
-                               report=result)
-    if promoted:
-        training.promote(archetype, args.version)
-    result["promoted"], result["precision"], result["version"] = promoted, precision, args.version
+    result = judge_distilled(args, dargs.teacher, teacher_version, teacher_precision, encounters=encounters,
+                             promote=promote, margin=margin)
     result["export"] = {p: {k: v for k, v in e.items() if k != "path"} for p, e in report["precisions"].items()}
     summary_path.write_text(json.dumps(
         {"archetype": archetype, "version": args.version, "distill": metrics, "evaluation": result}, indent=1,
         default=float))
+    return result
+
+
+def judge_distilled(args: PipelineArgs, teacher_path: Path, teacher_version: int, teacher_precision: str, *,
+                    encounters: int | None, promote: bool, margin: float) -> dict:
+    """The distilled version args.version (served precision) and its teacher play the same held-out encounters
+    against traditional AI; recorded as the version's Evaluation (with the teacher's result), promoted when its
+    teacher is active and it is at most `margin` below it."""
+    from trainers.evaluate import evaluate as play
+    from trainers.evaluate import onnx_policy
+
+    precision = served_precision(args)
+    scenarios = args.scenarios("heldout")
+    held_out = {"encounters": encounters or args.budget.eval_encounters, "seed": args.seed + pipeline.HELDOUT_SEED,
+                "progress": args.progress}
+    result = play(onnx_policy(args.out_dir / f"fused.{precision}.onnx"), args.archetype, scenarios,
+                  **held_out).to_dict()
+    teacher = play(onnx_policy(teacher_path), args.archetype, scenarios, **held_out).to_dict()
+    result["teacher"] = {"version": teacher_version, "precision": teacher_precision,
+                         **{k: teacher[k] for k in ("encounters", "wins", "win_rate", "wilson_low", "wilson_high")}}
+    result["distilled_from"] = teacher_version
+    promoted = (promote and training.active_version(args.archetype) == teacher_version
+                and result["win_rate"] >= teacher["win_rate"] - margin)
+    training.record_evaluation(archetype=args.archetype, model_type="fused", version=args.version,
+                               precision=precision, report=result)
+    if promoted:
+        training.promote(args.archetype, args.version)
+    result["promoted"], result["precision"], result["version"] = promoted, precision, args.version
     return result

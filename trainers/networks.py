@@ -493,13 +493,13 @@ class SacActor(nn.Module):
 class DistilledMLP(nn.Module):
     """fused, distilled: an MLP over the newest `history` states of the L1 history, flattened, trained to output a
     fused network's centred log-probabilities (trainers/distill.py). Served like any fused network (history in,
-    10 or 11 logits out); with the defaults 100K parameters and ~1.5 µs per decision on one CPU thread, where the
-    fused networks it learns from cost 11-35 µs (docs/benchmarks.md)."""
+    10 or 11 logits out); an MLP is a few µs per decision on one CPU thread, where the fused networks it learns
+    from cost 11-35 µs (docs/benchmarks.md, "Distilled fused networks")."""
 
     model_type = "fused"
     input_kind = "history"
 
-    def __init__(self, history: int = HISTORY_LENGTH, hidden: int = 128, outputs: int = MODEL_ACTIONS + 1,
+    def __init__(self, history: int = HISTORY_LENGTH, hidden: int = 256, outputs: int = MODEL_ACTIONS + 1,
                  state_size: int = STATE_SIZE):
         super().__init__()
         self.history = history

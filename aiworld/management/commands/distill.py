@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--model-version", type=int, help="the version the student becomes (default: a new one)")
         parser.add_argument("--scale", type=float, default=1.0, help="collection budget multiplier (10 batches x "
                             "128 encounters per round at 1)")
-        parser.add_argument("--rounds", type=int, help="collection rounds (default 2: the teacher's, one DAgger)")
+        parser.add_argument("--rounds", type=int, help="collection rounds (default 3: the teacher's, two DAgger)")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--encounters", type=int, help="held-out encounters per side (default 1000)")
         parser.add_argument("--margin", type=float, help="how far below its teacher's held-out win rate the student "
