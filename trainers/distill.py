@@ -200,7 +200,8 @@ def fit(args: DistillArgs, data: Data, outputs: int, seed: int) -> tuple[Distill
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     x_all, y_all = torch.from_numpy(data.histories), torch.from_numpy(data.targets)
     losses: list[float] = []
-    for epoch in range(args.epochs):
+    bar = tqdm(range(args.epochs), desc=f"{args.archetype} student", unit="epoch", disable=not args.progress)
+    for epoch in bar:
         for group in optimizer.param_groups:  # constant, then halved each epoch of the second half
             group["lr"] = args.lr * 0.5 ** max(0, epoch - args.epochs // 2)
         total = 0.0
@@ -213,6 +214,7 @@ def fit(args: DistillArgs, data: Data, outputs: int, seed: int) -> tuple[Distill
             optimizer.step()
             total += loss.item() * len(rows)
         losses.append(total / len(train))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     metrics = {"loss": losses[-1], "losses": losses, "train_decisions": int(len(train)),
                "holdout_decisions": int(kept), "train_agreement": agreement(model, data, train[:kept * 4]),
                "holdout_agreement": agreement(model, data, held)}
