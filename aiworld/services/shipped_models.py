@@ -151,9 +151,12 @@ def package(archetype: str, version: int, *, root: Path = SHIPPED_DIR,
                            "evaluation": _evaluation(archetype, version)}
     teacher = fused.metrics.get("distilled_from")
     if teacher is not None:
+        # without an Evaluation row of its own (a teacher installed from a shipped folder), the teacher's result on
+        # the distilled version's held-out encounters (jobs.judge_distilled: every evaluation's encounters)
         manifest_data["teacher"] = {"version": int(teacher),
                                     "files": _copy_version(archetype, int(teacher), staging / TEACHER_DIR),
-                                    "evaluation": _evaluation(archetype, int(teacher))}
+                                    "evaluation": _evaluation(archetype, int(teacher))
+                                    or (manifest_data["evaluation"] or {}).get("teacher")}
     (staging / "manifest.json").write_text(json.dumps(manifest_data, indent=1))
     if folder.exists():
         shutil.rmtree(folder)
