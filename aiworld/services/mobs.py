@@ -42,8 +42,9 @@ class Serving:
 
         self.worker = worker
         self.client = redis.Redis.from_url(app.conf.broker_url)
-        # local: measured faster with the shipped (history) networks; off was faster with small state MLPs
-        l2 = _cache_setting("AIWORLD_L2_CACHE", ("off", "local", "redis"), "local")
+        # off: with the shipped (distilled) networks local measured 1.01x the time of off at a 45 % hit rate
+        # (docs/benchmarks.md, "Serving caches"); it paid only with the 11-35 µs history networks
+        l2 = _cache_setting("AIWORLD_L2_CACHE", ("off", "local", "redis"), "off")
         l3 = _cache_setting("AIWORLD_L3_CACHE", ("off", "local"), "off")
         try:
             self.generation = registry.current_generation(self.client)

@@ -32,9 +32,10 @@ def summary_numbers(stdout: str) -> dict[str, int]:
 @pytest.mark.django_db(transaction=True)
 def test_simulated_map_servers_get_their_decisions(worker_env, tmp_path):
     install_models(tmp_path / "models", ARCHETYPES)
-    # stats every second, so that the live lines can show the workers' L2 hit rate within the run
-    worker = start_worker(tmp_path, "gpu", {**worker_env, "AIWORLD_STATS_EVERY_S": "1"}, pool="threads",
-                          concurrency=4)
+    # stats every second, so that the live lines can show the workers' L2 hit rate within the run (L2 is off by
+    # default: turned on here)
+    worker = start_worker(tmp_path, "gpu", {**worker_env, "AIWORLD_STATS_EVERY_S": "1", "AIWORLD_L2_CACHE": "local"},
+                          pool="threads", concurrency=4)
     try:
         result = subprocess.run([sys.executable, "manage.py", "mapserver", "--servers", "2", "--monsters", "50",
                                  "--tick-ms", "100", "--duration", "4"], cwd=PROJECT_ROOT, capture_output=True,
@@ -44,7 +45,7 @@ def test_simulated_map_servers_get_their_decisions(worker_env, tmp_path):
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.splitlines()
     assert sum(" decisions/s " in line for line in lines) >= 2, result.stdout  # the live lines, once a second
-    assert any(re.search(r"cache L2 \d+%", line) for line in lines), result.stdout  # L2 is on by default
+    assert any(re.search(r"cache L2 \d+%", line) for line in lines), result.stdout
     numbers = summary_numbers(result.stdout)
     assert numbers["messages_sent"] >= 2 * 20, result.stdout  # half of 4 s of 100 ms ticks, 2 maps
     allowance = 2  # a slow first message (the worker loads the models) may miss on a busy machine

@@ -199,3 +199,13 @@ def test_a_promoted_trained_version_is_queued_for_distillation(promoted, monkeyp
         result = train_tasks.train_archetype.apply(args=[{"archetype": "mage", "version": 7, "scale": 0.5}]).get()
     assert result["version"] == 7
     assert queued == ([{"archetype": "mage", "teacher_version": 7, "scale": 0.5}] if promoted else [])
+
+
+@pytest.mark.django_db
+def test_the_distill_command_explains_what_it_cannot_do() -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no active fused network"):
+        call_command("distill", "--archetype", "mage", "--no-progress")
+    with pytest.raises(CommandError, match="--scale"):
+        call_command("distill", "--archetype", "mage", "--scale", "0")

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--scale", type=float, default=1.0, help="collection budget multiplier (10 batches x "
                             "128 encounters per round at 1)")
         parser.add_argument("--rounds", type=int, help="collection rounds (default 3: the teacher's, two DAgger)")
+        parser.add_argument("--hidden", type=int, help="width of the student's two hidden layers (default 256)")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--encounters", type=int, help="held-out encounters per side (default 1000)")
         parser.add_argument("--margin", type=float, help="how far below its teacher's held-out win rate the student "
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             [a for a in ARCHETYPES if training.active_version(a) is not None]
         if o["model_version"] and len(archetypes) > 1:
             raise CommandError("--model-version needs --archetype")
-        overrides = {"rounds": o["rounds"]} if o["rounds"] else {}
+        overrides = {k: o[k] for k in ("rounds", "hidden") if o[k]}
         for archetype in archetypes:
             try:
                 result = jobs.distill(archetype, o["model_version"], teacher_version=o["teacher_version"],
