@@ -29,7 +29,9 @@ class WorkingMemory:
 
     One array of histories indexed by slot; a dict maps monster ids to slots. An update is one
     dict lookup per monster plus vectorised copies (a dict of small arrays cost ~2.6 µs per
-    monster, as much as the model itself: bench/caches.py).
+    monster, as much as the model itself: bench/caches.py). Each slot is a ring with its own write
+    position: an update writes one state and gathers the rows in order, where shifting the history
+    and writing it back cost three copies (0.63x the time per monster, measured alternately).
     """
 
     def __init__(self, max_monsters: int = 200_000, idle_s: float = 60.0):
@@ -39,6 +41,7 @@ class WorkingMemory:
         self._history = np.zeros((1024, HISTORY_LENGTH, STATE_SIZE), np.float32)
         self._seen = np.zeros(1024, np.float64)
         self._owner = np.full(1024, -1, np.int64)
+        self._newest = np.zeros(1024, np.int64)  # ring position of each slot's newest state
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -53,6 +56,7 @@ class WorkingMemory:
                                                                     np.float32)])
             self._seen = np.concatenate([self._seen, np.zeros(new - size)])
             self._owner = np.concatenate([self._owner, np.full(new - size, -1, np.int64)])
+            self._newest = np.concatenate([self._newest, np.zeros(new - size, np.int64)])
             return
         # full: forget the least recently seen tenth (and at least what is needed)
         count = max(needed, size // 10)
@@ -73,16 +77,17 @@ class WorkingMemory:
             for mob, slot in zip(new, free, strict=True):
                 slots_of[mob] = slot
                 self._owner[slot] = mob
-                self._seen[slot] = 0.0
+                self._seen[slot] = -np.inf  # stale below whatever the clock reads: its rows are zeroed
         slots = np.fromiter((slots_of[mob] for mob in ids), dtype=np.int64, count=len(ids))
-        history = self._history[slots]
-        history[:, :-1] = history[:, 1:]
-        history[:, -1] = states
-        stale = now - self._seen[slots] > self.idle_s  # new or idle too long: no past worth keeping
-        history[stale, :-1] = 0.0
-        self._history[slots] = history
+        stale = slots[now - self._seen[slots] > self.idle_s]  # new or idle too long: no past worth keeping
+        if len(stale):
+            self._history[stale] = 0.0
+        newest = (self._newest[slots] + 1) % HISTORY_LENGTH
+        self._newest[slots] = newest
+        self._history[slots, newest] = states
         self._seen[slots] = now
-        return history
+        order = (newest[:, None] + 1 + np.arange(HISTORY_LENGTH)) % HISTORY_LENGTH  # oldest first
+        return self._history[slots[:, None], order]
 
 
 class LocalCache:

@@ -265,6 +265,20 @@ def test_working_memory_evicts_the_least_recently_seen_when_full():
     assert all(m in memory._slots for m in range(2000, 2010))
 
 
+def test_working_memory_never_hands_a_new_or_idle_monster_someone_elses_past():
+    from aiworld.mobs.caches import WorkingMemory
+
+    memory = WorkingMemory(max_monsters=1024)
+    for _ in range(3):
+        memory.update(np.arange(1024), np.full((1024, STATE_SIZE), 0.7, np.float32))
+    reused = memory.update(np.arange(2000, 2010), np.full((10, STATE_SIZE), 0.5, np.float32))  # evicted slots
+    assert np.allclose(reused[:, :-1], 0) and np.allclose(reused[:, -1], 0.5)
+    forgetful = WorkingMemory(idle_s=0.0)  # every monster is idle too long at its next update
+    forgetful.update(np.array([1]), np.full((1, STATE_SIZE), 0.7, np.float32))
+    again = forgetful.update(np.array([1]), np.full((1, STATE_SIZE), 0.5, np.float32))
+    assert np.allclose(again[0, :-1], 0) and np.allclose(again[0, -1], 0.5)
+
+
 def test_an_engine_that_misses_the_deadline_answers_with_level_5(model_files, monkeypatch):
     from aiworld.services import mobs
 
