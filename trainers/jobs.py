@@ -176,7 +176,8 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
             seed: int = 1, encounters: int | None = None, promote: bool = True, margin: float = DISTILL_MARGIN,
             progress: bool = True, out_root: Path | None = None, worker: str = "",
             distill_args: dict | None = None) -> dict:
-    """A distilled copy of a fused version (trainers/distill.py) as version `version`: trained under a TrainingRun
+    """A distilled copy of a fused version (trainers/distill.py) as version `version` (default: the one an earlier
+    distillation of the same teacher made, else a new one): trained under a TrainingRun
     (model type fused, algorithm distill), exported and registered, then played on the held-out scenarios
     together with its teacher on the same encounters. It becomes active if its teacher is the active version
     and its win rate is at most `margin` below the teacher's. distill_args: DistillArgs fields to override."""
@@ -186,6 +187,8 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
     teacher_version = teacher_version or training.active_version(archetype)
     if teacher_version is None:
         raise ValueError(f"{archetype} has no active fused network to distil: name a teacher version")
+    # a repeated request (a redelivered train_archetype queues it again) continues the same copy
+    version = version or training.distilled_version(archetype, teacher_version)
     args = pipeline_args(archetype, version, scale=scale, seed=seed, progress=progress, out_root=out_root)
     if training.taken_by_another(archetype, args.version, "distill"):
         raise ValueError(f"{archetype} v{args.version} holds other models: give a new --model-version")

@@ -129,6 +129,14 @@ def served_path(archetype: str, version: int, precision: str, model_type: str = 
     return registry.resolve_path(served_file(archetype, version, precision, model_type).path)
 
 
+def distilled_version(archetype: str, teacher_version: int) -> int | None:
+    """The version an earlier distillation of `teacher_version` produced (or is producing), if any: a repeated
+    request for the same copy continues or returns it instead of starting another."""
+    run = (TrainingRun.objects.filter(archetype=archetype, model_type="fused", algorithm="distill",
+                                      args__teacher_version=teacher_version).order_by("-version").first())
+    return run.version if run else None
+
+
 def taken_by_another(archetype: str, version: int, algorithm: str) -> bool:
     """Whether the version holds runs or files of something other than one `algorithm` run of its fused network
     (a distilled version is its fused network alone; it must not share a number with trained members)."""

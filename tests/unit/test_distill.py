@@ -117,8 +117,9 @@ def test_a_distilled_version_is_registered_judged_against_its_teacher_and_promot
     assert rows.filter(precision="fp32").exists() and all(r.metrics["distilled_from"] == 1 for r in rows)
     evaluation = Evaluation.objects.get(archetype="tank", version=2)
     assert evaluation.report["teacher"]["win_rate"] == result["teacher"]["win_rate"] and not evaluation.promoted
-    # a duplicate job returns what was recorded
+    # a duplicate job returns what was recorded, with or without the version named
     assert jobs.distill("tank", 2, margin=-1.0, **kwargs)["win_rate"] == result["win_rate"]
+    assert jobs.distill("tank", margin=-1.0, **kwargs)["version"] == 2
     assert Evaluation.objects.filter(archetype="tank", version=2).count() == 1
 
     # margin 1: any student of the active teacher replaces it

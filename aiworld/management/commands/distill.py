@@ -17,7 +17,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--archetype", choices=ARCHETYPES, help="default: every archetype with an active model")
         parser.add_argument("--teacher-version", type=int, help="the fused version to copy (default: the active one)")
-        parser.add_argument("--model-version", type=int, help="the version the student becomes (default: a new one)")
+        parser.add_argument("--model-version", type=int, help="the version the student becomes (default: the one "
+                            "an earlier distillation of the same teacher made, else a new one)")
         parser.add_argument("--scale", type=float, default=1.0, help="collection budget multiplier (10 batches x "
                             "128 encounters per round at 1)")
         parser.add_argument("--rounds", type=int, help="collection rounds (default 3: the teacher's, two DAgger)")
