@@ -4,13 +4,16 @@
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --quick     # a check, ~2 min
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models small,shipped --forms fast
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast --ort-threads 1,2
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped,teachers --forms fast
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
 forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
 and each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS; a fresh worker each):
 - small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
 - shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
-  its parity check, else FP32: what level 3 serves).
+  its parity check, else FP32: what level 3 serves);
+- teachers: the same install with each shipped distilled network's teacher (models/shipped/<a>/teacher/)
+  activated instead.
 
 - Each wire form of docs/protocol.md §5 named in --forms (default: fast, then compact), against the
   same worker, one after the other.
