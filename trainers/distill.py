@@ -231,22 +231,24 @@ def agreement(model: nn.Module, data: Data, rows: np.ndarray) -> float:
 
 
 def _load_round(args: DistillArgs, r: int, outputs: int) -> tuple[Data, DistilledMLP, dict] | None:
+    """Round r's own decisions, its student and metrics, when the round finished."""
     data_path, weights_path = args.folder / f"data_{r}.npz", args.folder / f"student_{r}.pt"
     if not (data_path.exists() and weights_path.exists()):
         return None
     saved = np.load(data_path)
-    data = Data(saved["histories"], saved["targets"], [int(c) for c in saved["counts"]])
+    new = Data(saved["histories"], saved["targets"], [len(saved["targets"])])
     checkpoint = torch.load(weights_path, weights_only=True)
     model = DistilledMLP(history=args.history, hidden=args.hidden, outputs=outputs)
     model.load_state_dict(checkpoint["state_dict"])
-    return data, model, json.loads(checkpoint["metrics"])
+    return new, model, json.loads(checkpoint["metrics"])
 
 
-def _save_round(args: DistillArgs, r: int, data: Data, model: DistilledMLP, metrics: dict) -> None:
+def _save_round(args: DistillArgs, r: int, new: Data, model: DistilledMLP, metrics: dict) -> None:
+    """Round r's own decisions (not the aggregate: a rerun adds the rounds up again) and its student."""
     args.folder.mkdir(parents=True, exist_ok=True)
     # written under a temporary name, then renamed: a job killed mid-write leaves no half round to resume from
     tmp = args.folder / f"data_{r}.tmp.npz"
-    np.savez(tmp, histories=data.histories, targets=data.targets, counts=np.asarray(data.counts))
+    np.savez(tmp, histories=new.histories, targets=new.targets)
     tmp.replace(args.folder / f"data_{r}.npz")
     torch.save({"state_dict": model.state_dict(), "metrics": json.dumps(metrics)}, args.folder / f"student_{r}.tmp")
     (args.folder / f"student_{r}.tmp").replace(args.folder / f"student_{r}.pt")
@@ -264,7 +266,8 @@ def train(args: DistillArgs) -> tuple[DistilledMLP, dict]:
     for r in range(args.rounds):
         resumed = _load_round(args, r, outputs)
         if resumed is not None:
-            data, model, metrics = resumed
+            new, model, metrics = resumed
+            data = new if data is None else data.extend(new)
             rounds.append(metrics)
             log.info("%s distill: round %d resumed from %s", args.archetype, r, args.folder)
             continue
@@ -276,7 +279,7 @@ def train(args: DistillArgs) -> tuple[DistilledMLP, dict]:
         metrics = {"round": r, "decisions": len(data), "new_decisions": len(new), **metrics}
         log.info("%s distill round %d: %d decisions, holdout agreement %.3f", args.archetype, r, len(data),
                  metrics["holdout_agreement"])
-        _save_round(args, r, data, model, metrics)
+        _save_round(args, r, new, model, metrics)
         rounds.append(metrics)
     assert model is not None and data is not None
     summary = {"algorithm": "distill", "teacher": str(args.teacher), "outputs": outputs,
@@ -289,7 +292,8 @@ def train(args: DistillArgs) -> tuple[DistilledMLP, dict]:
 
 
 def sample_histories(args: DistillArgs, count: int = 4096) -> np.ndarray:
-    """float32[≤count, 10, 64]: recorded histories of the last round, for the export's parity check."""
+    """float32[≤count, 10, 64]: histories the last round recorded (the student's own games), for the export's
+    parity check."""
     saved = np.load(args.folder / f"data_{args.rounds - 1}.npz")
     histories = saved["histories"]
     rows = np.random.default_rng(args.seed).choice(len(histories), min(count, len(histories)), replace=False)

@@ -29,8 +29,9 @@ def _teacher(folder: Path, seed: int = 3) -> Path:
 
 
 def _rounds_data(args: distill.DistillArgs) -> distill.Data:
-    saved = np.load(args.folder / f"data_{args.rounds - 1}.npz")
-    return distill.Data(saved["histories"], saved["targets"])
+    """Every round's decisions, in order: what the last student trained on."""
+    saved = [np.load(args.folder / f"data_{r}.npz") for r in range(args.rounds)]
+    return distill.Data(np.concatenate([s["histories"] for s in saved]), np.concatenate([s["targets"] for s in saved]))
 
 
 @pytest.mark.usefixtures("one_torch_thread")
