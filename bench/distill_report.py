@@ -13,35 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from aiworld.mobs.state import ARCHETYPES
-from trainers.plots import plot_distillation
-
-
-def _session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def costs(paths: dict[str, Path], x: np.ndarray, runs: int) -> dict[str, float]:
-    """Median µs per decision of each file, the files run alternately."""
-    sessions = {side: _session(p) for side, p in paths.items()}
-    times: dict[str, list[float]] = {side: [] for side in paths}
-    for i in range(runs + 3):
-        for side, session in sessions.items():
-            started = time.perf_counter()
-            session.run(None, {session.get_inputs()[0].name: x})
-            if i >= 3:  # warm-up
-                times[side].append(time.perf_counter() - started)
-    return {side: float(np.median(t)) / len(x) * 1e6 for side, t in times.items()}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from aiworld.mobs.state import ARCHETYPES  # noqa: E402
+from bench.member_size import cost_us  # noqa: E402
+from trainers.plots import plot_distillation  # noqa: E402
 
 
 def main() -> int:
@@ -66,8 +46,12 @@ def main() -> int:
         evaluation, teacher = summary["evaluation"], summary["evaluation"]["teacher"]
         data = np.load(folder / "distill" / f"data_{len(summary['distill']['rounds']) - 1}.npz")["histories"]
         x = data[np.random.default_rng(0).choice(len(data), args.batch, replace=False)].astype(np.float32)
-        us = costs({"teacher": Path(summary["distill"]["teacher"]),
-                    "student": folder / f"fused.{evaluation['precision']}.onnx"}, x, args.runs)
+        teacher_file = Path(summary["distill"]["teacher"])
+        shipped = teacher_file.parent / "teacher" / teacher_file.name  # where ship_models moves it (TEACHER_DIR)
+        teacher_file = shipped if shipped.exists() else teacher_file
+        teacher_us, student_us = cost_us([teacher_file,
+                                          folder / f"fused.{evaluation['precision']}.onnx"], args.runs, x=x)
+        us = {"teacher": teacher_us, "student": student_us}
         rows.append({"archetype": archetype,
                      "teacher": {**teacher, "us": us["teacher"]},
                      "student": {"version": args.version, **{k: evaluation[k] for k in

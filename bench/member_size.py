@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from aiworld.mobs.state import MODEL_OUTPUTS
 from trainers import supervised
-from trainers.evaluate import evaluate
+from trainers.evaluate import cpu_session, evaluate
 from trainers.export import export_onnx
 from trainers.networks import TemporalTransformer, parameter_count
 from trainers.pipeline import HELDOUT_SEED, Budget, Dataset, PipelineArgs, torch_policy
@@ -51,13 +50,12 @@ def train(size: Size, data: Dataset, seed: int, epochs: int, run_dir: Path) -> T
     return result.model.eval()
 
 
-def cost_us(paths: list[Path], runs: int = 20, batch: int = 500) -> list[float]:
-    """µs per decision of each FP32 file, median of `runs` alternated runs."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    sessions = [ort.InferenceSession(str(p), sess_options=options, providers=["CPUExecutionProvider"]) for p in paths]
-    x = np.random.default_rng(0).random((batch, 10, 64), dtype=np.float32)
+def cost_us(paths: list[Path], runs: int = 20, batch: int = 500, x: np.ndarray | None = None) -> list[float]:
+    """µs per decision of each file (history input), median of `runs` alternated runs on histories `x` (default:
+    `batch` random ones)."""
+    sessions = [cpu_session(p) for p in paths]
+    x = np.random.default_rng(0).random((batch, 10, 64), dtype=np.float32) if x is None else x
+    batch = len(x)
     times: list[list[float]] = [[] for _ in sessions]
     for r in range(runs + 3):
         for i, session in enumerate(sessions):

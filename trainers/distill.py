@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -111,25 +111,19 @@ class Data:
 
     histories: np.ndarray
     targets: np.ndarray
-    counts: list[int] = field(default_factory=list)  # decisions added by each round
 
     def __len__(self) -> int:
         return len(self.histories)
 
     def extend(self, other: Data) -> Data:
-        return Data(np.concatenate([self.histories, other.histories]), np.concatenate([self.targets, other.targets]),
-                    self.counts + [len(other)])
+        return Data(np.concatenate([self.histories, other.histories]), np.concatenate([self.targets, other.targets]))
 
 
 def onnx_teacher(path: Path, threads: int = 1) -> tuple[Teacher, int]:
     """The teacher as a function of histories, and its output width (10, or 11 with action 255)."""
-    import onnxruntime as ort
+    from trainers.evaluate import cpu_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path, threads)
     inputs = session.get_inputs()
     if len(inputs) != 1 or len(inputs[0].shape) != 3:
         raise ValueError(f"{path}: a teacher is a fused network with one history input [N, 10, 64]")
@@ -143,7 +137,7 @@ def onnx_teacher(path: Path, threads: int = 1) -> tuple[Teacher, int]:
     return teacher, int(outputs)
 
 
-def collect(args: DistillArgs, teacher: Teacher, rng: np.random.Generator,
+def collect(args: DistillArgs, teacher: Teacher, outputs: int, rng: np.random.Generator,
             student: nn.Module | None = None, desc: str = "") -> Data:
     """One round: `args.batches` batches of encounters of the train scenarios; the archetype's monsters act
     every tick (as served) by the teacher's argmax, or the student's when given, `epsilon` of them at random;
@@ -169,8 +163,9 @@ def collect(args: DistillArgs, teacher: Teacher, rng: np.random.Generator,
             acting = controlled & arena.alive & ~arena.finished[:, None]
             if acting.any():
                 seen = memory.gather(acting)
-                labels = teacher(seen)
-                if tick % args.every == 0:
+                recorded = tick % args.every == 0
+                labels = teacher(seen) if recorded or student is None else None  # a student's tick: no label
+                if recorded:
                     histories.append(seen.astype(np.float16))
                     targets.append(labels)
                 if student is None:
@@ -179,15 +174,13 @@ def collect(args: DistillArgs, teacher: Teacher, rng: np.random.Generator,
                     with torch.no_grad():
                         chosen = student(torch.from_numpy(seen)).argmax(dim=1).numpy()
                 explore = rng.random(len(seen)) < args.epsilon
-                chosen = np.where(explore, rng.integers(0, labels.shape[1], len(seen)), chosen)
+                chosen = np.where(explore, rng.integers(0, outputs, len(seen)), chosen)
                 actions[acting] = output_actions(chosen)
             arena.step(actions)
             tick += 1
     if not histories:
         raise RuntimeError(f"no {args.archetype} monster acted in {list(args.scenarios)}")
-    data = Data(np.concatenate(histories), np.concatenate(targets))
-    data.counts = [len(data)]
-    return data
+    return Data(np.concatenate(histories), np.concatenate(targets))
 
 
 def fit(args: DistillArgs, data: Data, outputs: int, seed: int) -> tuple[DistilledMLP, dict]:
@@ -236,7 +229,7 @@ def _load_round(args: DistillArgs, r: int, outputs: int) -> tuple[Data, Distille
     if not (data_path.exists() and weights_path.exists()):
         return None
     saved = np.load(data_path)
-    new = Data(saved["histories"], saved["targets"], [len(saved["targets"])])
+    new = Data(saved["histories"], saved["targets"])
     checkpoint = torch.load(weights_path, weights_only=True)
     model = DistilledMLP(history=args.history, hidden=args.hidden, outputs=outputs)
     model.load_state_dict(checkpoint["state_dict"])
@@ -272,7 +265,7 @@ def train(args: DistillArgs) -> tuple[DistilledMLP, dict]:
             log.info("%s distill: round %d resumed from %s", args.archetype, r, args.folder)
             continue
         rng = np.random.default_rng([args.seed, r])
-        new = collect(args, teacher, rng, student=None if r == 0 else model.eval(),
+        new = collect(args, teacher, outputs, rng, student=None if r == 0 else model.eval(),
                       desc=f"{args.archetype} distill round {r}")
         data = new if data is None else data.extend(new)
         model, metrics = fit(args, data, outputs, seed=args.seed * 1000 + r)

@@ -62,19 +62,24 @@ def wilson_interval(wins: int, n: int, z: float = Z_95) -> tuple[float, float]:
 
 # -- policies ----------------------------------------------------------------------------------------
 
-def onnx_policy(path: Path, threads: int = 1) -> Policy:
-    """A policy from a served ONNX file (input `state` [B, 64] and/or `history` [B, 10, 64]).
-
-    Inputs are told apart by rank, as the serving engine does, so any input name works: rank 2 gets the
-    current states, rank 3 the histories. The action is the argmax of `action_logits` (an 11th output is 255).
-    """
+def cpu_session(path: Path, threads: int = 1):
+    """An onnxruntime session on the CPU provider with `threads` intra-op threads (the machines are shared)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def onnx_policy(path: Path, threads: int = 1) -> Policy:
+    """A policy from a served ONNX file (input `state` [B, 64] and/or `history` [B, 10, 64]).
+
+    Inputs are told apart by rank, as the serving engine does, so any input name works: rank 2 gets the
+    current states, rank 3 the histories. The action is the argmax of `action_logits` (an 11th output is 255).
+    """
+    session = cpu_session(path, threads)
     feeds_by_rank: dict[int, str] = {}
     for inp in session.get_inputs():
         rank = len(inp.shape)

@@ -171,13 +171,9 @@ def _compare(path: Path, sample: np.ndarray, expected: np.ndarray) -> tuple[floa
 
 
 def onnx_logits(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
+    from trainers.evaluate import cpu_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path)
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 

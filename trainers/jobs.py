@@ -181,6 +181,7 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
     (model type fused, algorithm distill), exported and registered, then played on the held-out scenarios
     together with its teacher on the same encounters. It becomes active if its teacher is the active version
     and its win rate is at most `margin` below the teacher's. distill_args: DistillArgs fields to override."""
+    from aiworld.services import registry
     from trainers import distill as distillation
     from trainers.export import ExportParityError, export_onnx
 
@@ -198,8 +199,7 @@ def distill(archetype: str, version: int | None = None, *, teacher_version: int 
         raise ValueError(f"{archetype} v{teacher_version} is itself distilled (from "
                          f"v{teacher_row.metrics['distilled_from']}): distil from that version")
     overrides = {"batches": max(1, round(10 * scale)), **(distill_args or {})}
-    dargs = distillation.DistillArgs(archetype=archetype, teacher=training.served_path(archetype, teacher_version,
-                                                                                      teacher_precision),
+    dargs = distillation.DistillArgs(archetype=archetype, teacher=registry.resolve_path(teacher_row.path),
                                      out_dir=args.out_dir, seed=seed, progress=progress,
                                      scenarios=tuple(args.scenarios("train")), **overrides)
     run = training.create_run(archetype=archetype, model_type="fused", version=args.version, algorithm="distill",

@@ -78,7 +78,7 @@ def test_the_same_seed_collects_the_same_decisions(tmp_path: Path) -> None:
     assert outputs == MODEL_ACTIONS
     args = distill.DistillArgs(archetype="mage", teacher=tmp_path / "fused.fp32.onnx", out_dir=tmp_path,
                                scenarios=("swamp",), **{**TINY, "arenas": 3})
-    runs = [distill.collect(args, teacher, np.random.default_rng([1, 0])) for _ in range(2)]
+    runs = [distill.collect(args, teacher, outputs, np.random.default_rng([1, 0])) for _ in range(2)]
     assert len(runs[0]) > 0
     assert np.array_equal(runs[0].histories, runs[1].histories) and np.array_equal(runs[0].targets, runs[1].targets)
 
