@@ -13,6 +13,15 @@ app = Celery("aiworld")
 app.config_from_object("celeryconfig")
 app.autodiscover_tasks(["aiworld"])
 
+
+def _add_direct_consumer() -> None:
+    from aiworld.mobs.consumer import DirectConsumerStep
+
+    app.steps["consumer"].add(DirectConsumerStep)
+
+
+_add_direct_consumer()
+
 log = logging.getLogger("aiworld.celery")
 
 

@@ -3,6 +3,7 @@ reply being read: one simulated map server paced at one message per 100 ms tick 
 a real map server), one real gpu worker (threads pool, as the Procfile runs it), forced level 3.
 
     python -m aiworld.launcher exec --fresh -- python bench/decision_latency.py [--monsters 500] [--form fast]
+        [--models shipped] [--consumer celery]
 
 The worker is instrumented from outside the code base: a sitecustomize.py written to a temporary
 folder (on the worker's PYTHONPATH only) records wall-clock timestamps at Celery's signals, around
@@ -60,6 +61,21 @@ if _path:
     signals.task_received.connect(lambda request=None, **_: _mark("request", request.id), weak=False)
     signals.task_prerun.connect(lambda task_id=None, **_: _mark("started", task_id), weak=False)
 
+    from aiworld.mobs import consumer as _direct
+
+    _handle = _direct.DirectConsumer.handle
+    def _direct_handle(self, raw, thread):
+        _reading["direct"] = time.time()
+        return _handle(self, raw, thread)
+    _direct.DirectConsumer.handle = _direct_handle
+    _parse = _direct.parse
+    def _direct_parse(raw, **options):
+        request = _parse(raw, **options)
+        _mark("read", request.id, _reading.get("direct"))
+        _mark("request", request.id)
+        return request
+    _direct.parse = _direct_parse
+
     @signals.worker_init.connect(weak=False)
     def _wrap_aiworld(**_):
         import threading
@@ -86,6 +102,11 @@ if _path:
         service.Serving.reply = _reply
 '''
 
+DIRECT_STAGES = (
+    ("sent", "read", "broker and wake-up: LPUSH until the worker has taken the message (one atomic move)"),
+    ("read", "request", "read and parse, Celery request built (direct consumer)"),
+    ("request", "started", "task start in the consumer's own thread"),
+)
 STAGES = (
     ("sent", "read", "broker and wake-up: LPUSH until the worker reads the message"),
     ("read", "copy", "read and parse (kombu)"),
@@ -106,19 +127,24 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--form", default="fast", choices=sorted(decisions.client.FORMS))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", default="small", choices=sorted(decisions.MODEL_SETS))
+    parser.add_argument("--consumer", default="direct", choices=("direct", "celery"),
+                        help="how the worker takes messages (AIWORLD_GPU_CONSUMER)")
     options = parser.parse_args()
     if not 1 <= options.monsters <= 4096 or not 20 <= options.messages <= 1000:
         parser.error("--monsters 1..4096 and --messages 20..1000")
     url = os.environ["BROKER_URL"]
     setup = decisions.machine()
-    tmp = decisions.prepare("bench-latency-")
+    tmp = decisions.prepare("bench-latency-", options.models)
     hooks = tmp / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(HOOKS)
     log = tmp / "stages.log"
     conn = redis.Redis.from_url(url, socket_timeout=10)
     conn.delete(decisions.client.QUEUE)
+    stages = STAGES if options.consumer == "celery" else DIRECT_STAGES + STAGES[5:]
     env = decisions.subprocess_env(**decisions.WORKER_ENV, AIWORLD_LATENCY_LOG=str(log),
+                                   AIWORLD_GPU_CONSUMER=options.consumer,
                                    PYTHONPATH=os.pathsep.join([str(hooks), str(PROJECT_ROOT)]))
     worker = decisions.start_worker(tmp, "gpu", env, pool="threads", concurrency=options.threads)
     marks: dict[str, dict[str, float]] = collections.defaultdict(dict)
@@ -144,16 +170,17 @@ def main() -> int:
         stage, task_id, at = line.split()
         if task_id in marks:
             marks[task_id][stage] = float(at)
-    complete = [m for m in marks.values() if all(a in m and b in m for a, b, _ in STAGES)]
+    complete = [m for m in marks.values() if all(a in m and b in m for a, b, _ in stages)]
     if len(complete) < len(marks) * 0.9:
         raise RuntimeError(f"only {len(complete)} of {len(marks)} messages have every mark")
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {' '.join(sys.argv)}")
     print(f"machine: {setup}")
     print(f"{len(complete)} messages of {options.monsters} monsters, {options.form} form, one every 100 ms; one gpu "
-          f"worker (threads pool, {options.threads} threads), level 3, INT8 models for 6 archetypes\n")
+          f"worker (threads pool, {options.threads} threads, {options.consumer} consumer), level 3, "
+          f"{options.models} models for 6 archetypes\n")
     print("| stage | median ms | p90 ms |")
     print("|---|---|---|")
-    for a, b, name in STAGES:
+    for a, b, name in stages:
         values = np.array([(m[b] - m[a]) * 1000 for m in complete])
         print(f"| {name} | {np.median(values):.2f} | {np.percentile(values, 90):.2f} |")
     return 0

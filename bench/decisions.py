@@ -5,10 +5,14 @@
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models small,shipped --forms fast
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast --ort-threads 1,2
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped,teachers --forms fast
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast \
+        --consumers direct,celery
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
 forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
-and each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS; a fresh worker each):
+each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS) and each way of taking the
+messages of --consumers (AIWORLD_GPU_CONSUMER: direct, aiworld/mobs/consumer.py, or celery, kombu's), a fresh
+worker each:
 - small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
 - shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
   its parity check, else FP32: what level 3 serves);
@@ -340,6 +344,9 @@ def main() -> int:
     parser.add_argument("--ort-threads", default="1",
                         help="onnxruntime intra-op thread counts to serve each model set with, in order "
                              "(AIWORLD_ORT_THREADS; default 1)")
+    parser.add_argument("--consumers", default="direct",
+                        help="how the gpu worker takes its messages, in order (AIWORLD_GPU_CONSUMER: direct, celery; "
+                             "a fresh worker each; default direct)")
     parser.add_argument("--loads", default=",".join(str(load) for load in LOADS),
                         help="offered loads in decisions/s, in order (default 1000,10000,50000,100000); "
                              "saturation is always measured")
@@ -369,9 +376,13 @@ def main() -> int:
         parser.error("--ort-threads takes counts from 1 to 16")
     if any(not TICKS_PER_S <= load <= 1_000_000 for load in options.loads):
         parser.error(f"--loads takes decisions/s from {TICKS_PER_S} to 1,000,000")
+    consumers = [name.strip() for name in options.consumers.split(",") if name.strip()]
+    if not consumers or any(name not in ("direct", "celery") for name in consumers):
+        parser.error("--consumers takes direct and/or celery")
     setup = machine()
     began = time.monotonic()
-    measured = [measure(url, models, n, forms, options, duration, warmup) for models in model_sets for n in threads]
+    measured = [measure(url, models, n, forms, options, duration, warmup, consumer)
+                for models in model_sets for n in threads for consumer in consumers]
 
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
@@ -379,20 +390,22 @@ def main() -> int:
           f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
           f"6 archetypes; producers, worker and the broker share the cores; total wall time "
           f"{time.monotonic() - began:.0f} s\n")
-    for m in measured[::len(threads)]:
+    for m in measured[::len(threads) * len(consumers)]:
         print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
               + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
-    print("\n| models | onnxruntime threads | form | offered | achieved decisions/s | p50 ms | p99 ms | messages | "
-          "missing replies | errors | skipped ticks | levels |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| models | onnxruntime threads | consumer | form | offered | achieved decisions/s | p50 ms | p99 ms | "
+          "messages | missing replies | errors | skipped ticks | levels |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in measured:
         for form, name, r in m["results"]:
             levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-            print(f"| {m['models']} | {m['threads']} | {form} | {name} | {r['decisions_s']:,.0f} | {r['p50']:.2f} | "
+            print(f"| {m['models']} | {m['threads']} | {m['consumer']} | {form} | {name} | {r['decisions_s']:,.0f} | "
+                  f"{r['p50']:.2f} | "
                   f"{r['p99']:.2f} | "
                   f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
     for m in measured:
-        print(f"\n{m['models']}, {m['threads']} intra-op thread(s): raw onnxruntime, same models, same threads, one "
+        print(f"\n{m['models']}, {m['threads']} intra-op thread(s), {m['consumer']} consumer: raw onnxruntime, same "
+              "models, same threads, one "
               "process, one run per archetype "
               f"per message: {m['raw_saturation']:,.0f} decisions/s at {options.saturation_monsters} monsters per "
               f"message, {m['raw_offered']:,.0f} decisions/s at {options.monsters}")
@@ -407,12 +420,13 @@ def main() -> int:
 
 
 def measure(url: str, models: str, threads: int, forms: list[str], options: argparse.Namespace, duration: float,
-            warmup: float) -> dict:
+            warmup: float, consumer: str = "direct") -> dict:
     """Every load of every form against one fresh worker serving the model set with `threads` onnxruntime
-    intra-op threads, then raw onnxruntime with as many."""
+    intra-op threads and taking its messages with `consumer`, then raw onnxruntime with as many."""
     tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
-    worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads)), pool="threads",
+    worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads),
+                                                             AIWORLD_GPU_CONSUMER=consumer), pool="threads",
                           concurrency=options.threads)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)
@@ -436,7 +450,8 @@ def measure(url: str, models: str, threads: int, forms: list[str], options: argp
     finally:
         worker.stop()
     raw_seconds = 2.0 if options.quick else 5.0
-    return {"models": models, "threads": threads, "specs": level3_specs(), "results": results, "base_rss": base_rss,
+    return {"models": models, "threads": threads, "consumer": consumer, "specs": level3_specs(), "results": results,
+            "base_rss": base_rss,
             "memory": memory, "worker_rss": worker_rss,
             "raw_saturation": raw_onnxruntime(options.saturation_monsters, raw_seconds, threads),
             "raw_offered": raw_onnxruntime(options.monsters, raw_seconds, threads)}

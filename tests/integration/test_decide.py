@@ -86,6 +86,22 @@ def test_bad_requests_get_error_entries_the_rest_is_answered_and_the_message_is_
     assert gpu_worker.alive()
 
 
+def test_kombus_consumer_answers_the_same_messages(worker_env, broker, tmp_path):
+    # AIWORLD_GPU_CONSUMER=celery: the gpu queue read through kombu like every other queue
+    install_models(tmp_path / "models", ARCHETYPES[:1])
+    worker = start_worker(tmp_path, "gpu", {**worker_env, "AIWORLD_GPU_CONSUMER": "celery"}, pool="threads",
+                          concurrency=2)
+    try:
+        broker.lpush(client.QUEUE, client.decide_message(tick_payload(12, "replies:kombu")))
+        reply = client.read_reply(broker, "replies:kombu", timeout=20)
+        assert reply is not None, worker.log_tail(80)
+        assert reply["worker"] == worker.name and len(reply["decisions"]) == 12
+        assert {d["level"] for d in reply["decisions"]} == {3, 4}
+        assert list(broker.scan_iter("aiworld:direct:gpu:taken:*")) == []
+    finally:
+        worker.stop()
+
+
 def test_a_batch_without_reply_key_leaves_its_error_in_the_result_backend(gpu_worker, broker):
     from aiworld.protocol import reference_producer
     from tests.support.processes import wait_for

@@ -1,5 +1,6 @@
 """A gpu worker killed in the middle of a batch: another worker answers it; duplicates are harmless
-because answers carry request ids."""
+because answers carry request ids. Through the direct consumer (the default, aiworld/mobs/consumer.py);
+kombu's redelivery (AIWORLD_GPU_CONSUMER=celery, and the cpu queue) is tested in test_redelivery.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from tests.support.processes import start_worker, wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
+def holding(broker) -> bool:
+    return any(broker.llen(key) == 1 for key in broker.scan_iter("aiworld:direct:gpu:taken:*"))
+
+
 def test_batch_of_a_killed_worker_is_answered_by_another(worker_env, broker, tmp_path):
     # A model that spins for about a second per batch, so the victim is caught while it computes.
     slow = write_slow_model(tmp_path / "models" / "slow.int8.onnx", iterations=60_000)
@@ -31,7 +36,7 @@ def test_batch_of_a_killed_worker_is_answered_by_another(worker_env, broker, tmp
     victim = start_worker(tmp_path, "gpu", worker_env, pool="threads", concurrency=1)
     try:
         client.push(broker, payload)
-        wait_for(lambda: broker.hlen("unacked") == 1, 15, interval=0.005, what="the victim holds the message")
+        wait_for(lambda: holding(broker), 15, interval=0.005, what="the victim holds the message")
         # Freeze it first (no sleep to race the batch), check it has not answered, then crash it.
         os.killpg(victim.pid, signal.SIGSTOP)
         assert broker.llen("replies:kill") == 0, "the victim answered before it could be stopped"

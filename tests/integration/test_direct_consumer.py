@@ -1,0 +1,96 @@
+"""The direct consumer's delivery (aiworld/mobs/consumer.py) against the real Redis-protocol server, without a
+worker: priority order, the taken list until the acknowledgement, the sweep of a dead consumer's messages, and
+bad messages. The worker end to end: test_decide.py, test_decide_redelivery.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from aiworld.celery import app
+from aiworld.mobs import consumer as direct
+from aiworld.protocol.envelope import build_message, encode, queue_key
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def queue(broker):
+    name = f"direct-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for key in [*broker.scan_iter(f"aiworld:direct:{name}:*"), *(queue_key(name, p) for p in (0, 3, 6, 9))]:
+        broker.delete(key)
+
+
+def message(queue: str, priority: int, text: str) -> bytes:
+    return encode(build_message("aiworld.ops.echo", [{"text": text}], {}, queue=queue, priority=priority))
+
+
+def echo_text(raw: bytes) -> str:
+    return json.loads(raw)["headers"]["argsrepr"]
+
+
+def test_priorities_in_kombus_order_and_a_message_stays_taken_until_acknowledged(broker, queue):
+    consumer = direct.DirectConsumer(app, queue, "gpu@test", threads=1)
+    for priority, text in [(9, "p9"), (0, "p0-first"), (3, "p3"), (0, "p0-second"), (6, "p6")]:
+        broker.lpush(queue_key(queue, priority), message(queue, priority, text))
+    order = []
+    taken = direct.taken_key(queue, consumer.id, 0)
+    while (raw := consumer.take(0, block_s=0)) is not None:
+        assert broker.lrange(taken, 0, -1) == [raw]  # held until acknowledged
+        order.append(echo_text(raw))
+        broker.delete(taken)  # what the acknowledgement does
+    assert order == ["[{'text': 'p0-first'}]", "[{'text': 'p0-second'}]", "[{'text': 'p3'}]", "[{'text': 'p6'}]",
+                     "[{'text': 'p9'}]"]
+    assert consumer.take(0, block_s=0.05) is None  # waits on priority 0, then gives up
+
+
+def test_a_dead_consumers_messages_go_back_to_the_front_of_their_priority_and_a_live_ones_stay(broker, queue):
+    sweeper = direct.DirectConsumer(app, queue, "gpu@survivor", threads=1)
+    dead, alive = "gpu@dead:1:aaaaaa", "gpu@alive:2:bbbbbb"
+    broker.hset(direct.consumers_key(queue), mapping={dead: 2, alive: 1})
+    broker.set(direct.alive_key(queue, alive), "gpu@alive", px=10_000)
+    broker.lpush(direct.taken_key(queue, dead, 1), message(queue, 6, "lost"))
+    broker.lpush(direct.taken_key(queue, alive, 0), message(queue, 0, "in hand"))
+    broker.lpush(queue_key(queue, 6), message(queue, 6, "waiting"))
+
+    assert sweeper.sweep_dead() == 1
+    assert [echo_text(m) for m in broker.lrange(queue_key(queue, 6), 0, -1)] == ["[{'text': 'waiting'}]",
+                                                                                 "[{'text': 'lost'}]"]
+    assert echo_text(sweeper.take(0, block_s=0)) == "[{'text': 'lost'}]"  # served before what was waiting
+    assert broker.llen(direct.taken_key(queue, alive, 0)) == 1
+    assert not broker.hexists(direct.consumers_key(queue), dead)
+    assert broker.hexists(direct.consumers_key(queue), alive)
+
+
+def test_stopping_puts_back_what_was_not_finished_and_leaves_no_keys(broker, queue):
+    consumer = direct.DirectConsumer(app, queue, "gpu@test", threads=1)
+    consumer.start()
+    consumer._stop.set()  # the thread exits; then a message is taken as if it were in hand
+    consumer._workers[0].join(5)
+    broker.lpush(queue, message(queue, 0, "in hand"))
+    assert consumer.take(0, block_s=0) is not None
+    consumer.stop()
+    assert [echo_text(m) for m in broker.lrange(queue, 0, -1)] == ["[{'text': 'in hand'}]"]
+    assert list(broker.scan_iter(f"aiworld:direct:{queue}:*")) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_message_is_dead_lettered_and_dropped_and_the_consumer_goes_on(broker, queue):
+    from aiworld.models import DeadLetter
+
+    consumer = direct.DirectConsumer(app, queue, "gpu@test", threads=1)
+    good = json.loads(message(queue, 0, "unknown task"))
+    good["headers"]["task"] = "aiworld.no_such_task"
+    for raw in (b"{not json", json.dumps({"headers": {}}).encode(), json.dumps(good).encode()):
+        broker.lpush(queue, raw)
+        taken = consumer.take(0, block_s=0)
+        consumer.handle(taken, 0)
+        assert broker.llen(direct.taken_key(queue, consumer.id, 0)) == 0
+    letters = list(DeadLetter.objects.filter(queue=queue).order_by("id"))
+    assert [letter.error_code for letter in letters] == ["bad_message"] * 3
+    assert "JSONDecodeError" in letters[0].error_message
+    assert "KeyError" in letters[1].error_message
+    assert "aiworld.no_such_task" in letters[2].error_message and letters[2].task_id == good["headers"]["id"]
