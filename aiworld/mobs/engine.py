@@ -188,7 +188,7 @@ class Engine:
         actions = np.empty(n, np.int16)  # the models' answers, then the rules' for every row left at 4
         result = RunResult(actions, confidence, levels, labels)
         # L1 is kept only while a temporal model is loaded: it costs a dict update per monster
-        history = self.memory.update(mob_ids, states) if self._temporal_paths else None
+        history = self.memory.record(mob_ids, states) if self._temporal_paths else None
         providers = self.devices.providers(level)
         for a in np.unique(archetype_ids).tolist():
             archetype = ARCHETYPES[a]
@@ -197,8 +197,7 @@ class Engine:
                 continue
             rows = np.flatnonzero(archetype_ids == a)
             try:
-                answer = self._answer_rows(archetype, level, specs, providers, states[rows],
-                                           None if history is None else history[rows], result)
+                answer = self._answer_rows(archetype, level, specs, providers, states, rows, history, result)
             except Exception as exc:
                 result.error = True
                 log.error("level %s inference failed for %s (%s rows): %s", level, archetype, len(rows), exc)
@@ -211,8 +210,10 @@ class Engine:
             actions[by_rules] = rules.decide(states[by_rules], archetype_ids[by_rules])
         return result
 
-    def _answer_rows(self, archetype, level, specs, providers, states, history, result):
+    def _answer_rows(self, archetype, level, specs, providers, all_states, rows, history, result):
+        states = all_states[rows]
         keys = None
+        hit = None
         if self.l2 is not None:
             prefix = f"{self.generation}:{archetype}:{level}:".encode()
             keys = quantized_keys(prefix, states)
@@ -222,37 +223,48 @@ class Engine:
             result.cache_hits += int(hit.sum())
             if hit.all():
                 return (np.array([v[0] for v in cached], np.int16), np.array([v[1] for v in cached], np.float32))
-        else:
-            hit = np.zeros(len(states), dtype=bool)
+        if hit is None or not hit.any():  # every row goes to the models: no copies of the rows
+            probs = self._fused_probs(specs, providers, states, history, rows, level)
+            actions, confidence = output_actions(probs.argmax(axis=1)), probs.max(axis=1)
+            if keys is not None:
+                self.l2.put_many(keys, list(zip(actions.tolist(), confidence.tolist(), strict=True)))
+            return actions, confidence
         miss = np.flatnonzero(~hit)
-        probs = self._fused_probs(specs, providers, states[miss], None if history is None else history[miss], level)
+        probs = self._fused_probs(specs, providers, states[miss], history, rows[miss], level)
         actions = np.empty(len(states), np.int16)
         confidence = np.empty(len(states), np.float32)
         actions[miss] = output_actions(probs.argmax(axis=1))
         confidence[miss] = probs.max(axis=1)
-        if keys is not None:
-            for i in np.flatnonzero(hit):
-                actions[i], confidence[i] = cached[i]
-            miss_keys = [keys[i] for i in miss]
-            self.l2.put_many(miss_keys, list(zip(actions[miss].tolist(), confidence[miss].tolist(), strict=True)))
+        for i in np.flatnonzero(hit):
+            actions[i], confidence[i] = cached[i]
+        self.l2.put_many([keys[i] for i in miss],
+                         list(zip(actions[miss].tolist(), confidence[miss].tolist(), strict=True)))
         return actions, confidence
 
-    def _fused_probs(self, specs, providers, states, history, level) -> np.ndarray:
-        total = np.zeros((len(states), MODEL_OUTPUTS), np.float32)
+    def _fused_probs(self, specs, providers, states, history, rows, level) -> np.ndarray:
+        """Fused action probabilities for `states`; `history` (L1, or None) is gathered for `rows` only if a
+        temporal model reads it."""
+        total = None
         width = 0  # 11 once a member has the 255 output; else the 10 actions alone
         weight_sum = 0.0
+        window = None
         for spec in specs:
             session = self.session(spec, providers)
             inp = session.get_inputs()[0]
             temporal = len(inp.shape) == 3
-            if temporal and history is None:  # first sight of a temporal model: no history kept yet
-                history = np.repeat(states[:, None, :], 10, axis=1)
-            x = history if temporal else states
+            if temporal and window is None:
+                # first sight of a temporal model: no history kept yet, so the state alone
+                window = np.repeat(states[:, None, :], 10, axis=1) if history is None else history.take(rows)
+            x = window if temporal else states
             probs = None
             if self.l3 is not None and not temporal:
                 probs = self._l3_probs(spec, session, x, inp.name, level)
             if probs is None:
-                probs = _softmax(session.run(None, {inp.name: x})[0].astype(np.float32))
+                probs = _softmax(session.run(None, {inp.name: x})[0].astype(np.float32, copy=False))
+            if len(specs) == 1:
+                return probs
+            if total is None:
+                total = np.zeros((len(states), MODEL_OUTPUTS), np.float32)
             total[:, :probs.shape[1]] += spec.weight * probs
             width = max(width, probs.shape[1])
             weight_sum += spec.weight

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from aiworld.mobs import rules
+from aiworld.mobs.caches import Histories
 from aiworld.mobs.devices import CPU, Devices
 from aiworld.mobs.engine import Engine, _softmax
 from aiworld.mobs.onnx_export import IR_VERSION, OPSET, sha256_of
@@ -321,14 +322,16 @@ def test_the_fused_network_exports_and_the_engine_serves_it_like_its_members(out
         return Engine(ServingSnapshot(models=tuple(specs), forced_level=3, difficulty=1.0), devices=devices)
 
     states, history = sample[:32, -1], sample[:32]
+    rows = np.arange(32)
+    kept = Histories(history, rows, np.full(32, history.shape[1] - 1))  # as L1 keeps them: newest last
     providers = [CPU]
     # the fused file served alone
     fused_spec = spec(1, "fused", report.precisions["fp32"].path)
-    served_fused = cpu_engine([fused_spec])._fused_probs([fused_spec], providers, states, history, 3)
+    served_fused = cpu_engine([fused_spec])._fused_probs([fused_spec], providers, states, kept, rows, 3)
     # the nine members served separately with the same weights
     separate = [spec(10 + i, t, exported(t, out_dir).precisions["fp32"].path, WEIGHTS[t])
                 for i, t in enumerate(MODEL_TYPES)]
-    served_separately = cpu_engine(separate)._fused_probs(separate, providers, states, history, 3)
+    served_separately = cpu_engine(separate)._fused_probs(separate, providers, states, kept, rows, 3)
     with torch.no_grad():
         expected = policy.probs(torch.from_numpy(history)).numpy()
     np.testing.assert_allclose(served_separately, expected, atol=1e-4)
