@@ -77,7 +77,7 @@ class BadMessage(Exception):
     """The message is not a Celery protocol v2 task message this worker can run."""
 
 
-def parse(raw: bytes, *, hostname: str, app, on_ack, on_reject) -> Request:
+def parse(raw: bytes, *, hostname: str, app, on_ack, on_reject, accept: set[str] | None = None) -> Request:
     """A Celery request for one raw message, as kombu's redis transport and Celery's strategy build it."""
     try:
         envelope = json.loads(raw)
@@ -92,7 +92,7 @@ def parse(raw: bytes, *, hostname: str, app, on_ack, on_reject) -> Request:
         message = Message(body=body, delivery_tag=properties.get("delivery_tag"),
                           content_type=envelope.get("content-type"), content_encoding=envelope.get("content-encoding"),
                           headers=headers, properties=properties, delivery_info=properties.get("delivery_info"),
-                          postencode="utf-8", accept=prepare_accept_content(app.conf.accept_content))
+                          postencode="utf-8", accept=accept or prepare_accept_content(app.conf.accept_content))
         task = app.tasks.get(headers["task"])
         if task is None:
             raise BadMessage(f"task {headers['task']!r} is not registered on this worker")
@@ -101,11 +101,15 @@ def parse(raw: bytes, *, hostname: str, app, on_ack, on_reject) -> Request:
             from celery.utils.imports import symbol_by_name
 
             request_class = symbol_by_name(request_class)
-        return request_class(message, on_ack=on_ack, on_reject=on_reject, hostname=hostname, app=app, task=task)
+        request = request_class(message, on_ack=on_ack, on_reject=on_reject, hostname=hostname, app=app, task=task)
     except BadMessage:
         raise
     except Exception as exc:  # malformed JSON, missing fields, undecodable body, content type not accepted
         raise BadMessage(f"{type(exc).__name__}: {exc}") from exc
+    if request.eta is not None:  # kombu's consumer would hold it on a timer; this one runs what it takes now
+        raise BadMessage(f"{request.name}: an eta or countdown is not supported by the gpu worker's direct consumer "
+                         "(send the task to cpu, or run the gpu worker with AIWORLD_GPU_CONSUMER=celery)")
+    return request
 
 
 class DirectConsumer:
@@ -123,7 +127,7 @@ class DirectConsumer:
         self._lists = [queue_key(queue, step) for step in PRIORITY_STEPS]
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
-        self.handled = 0
+        self._accept = prepare_accept_content(app.conf.accept_content)
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,8 +172,12 @@ class DirectConsumer:
                 log.warning("direct consumer %s: broker unavailable (%s); retrying in %ss", self.id, exc, RETRY_S)
                 self._stop.wait(RETRY_S)
                 continue
-            if raw is not None:
+            if raw is None:
+                continue
+            try:
                 self.handle(raw, thread)
+            except Exception:  # e.g. the broker gone while acknowledging: the message stays taken, swept later
+                log.exception("direct consumer %s: message not finished", self.id)
 
     def handle(self, raw: bytes, thread: int) -> None:
         """Run one message; whatever happens, the thread lives and the message is acknowledged or put back."""
@@ -185,7 +193,8 @@ class DirectConsumer:
                 self.client.delete(taken)
 
         try:
-            request = parse(raw, hostname=self.hostname, app=self.app, on_ack=ack, on_reject=reject)
+            request = parse(raw, hostname=self.hostname, app=self.app, on_ack=ack, on_reject=reject,
+                            accept=self._accept)
         except BadMessage as exc:
             self._bad_message(raw, str(exc))
             ack()
@@ -199,7 +208,6 @@ class DirectConsumer:
         except Exception:  # trace_task catches the task's own errors; this is everything around it
             log.exception("direct consumer %s: message %s failed outside its task", self.id, request.id)
         finally:
-            self.handled += 1
             if not request.acknowledged:
                 try:
                     ack()
@@ -207,20 +215,25 @@ class DirectConsumer:
                     log.warning("could not acknowledge %s: %s", request.id, exc)
 
     def _bad_message(self, raw: bytes, why: str) -> None:
+        """Logged, kept as a dead letter for GMs and, when the message has a task id, stored as that task's
+        failure where a map server reads results (celery-task-meta-<id>)."""
+        from aiworld.errors import PayloadError
         from aiworld.services.dead_letters import record_dead_letter
 
         log.error("direct consumer %s: bad message on %s dropped: %s", self.id, self.queue, why)
+        text = raw.decode("utf-8", "replace")
         try:
-            text = raw.decode("utf-8", "replace")
-            task_id = ""
+            headers = json.loads(text).get("headers") or {}
+            task_id, task_name = str(headers.get("id") or ""), str(headers.get("task") or "")
+        except Exception:  # not JSON, or not an object
+            task_id, task_name = "", ""
+        record_dead_letter(task_name=task_name[:200], task_id=task_id[:200], queue=self.queue,
+                           error_code="bad_message", error_message=why[:2000], payload=text)
+        if task_id:
             try:
-                task_id = str(json.loads(text).get("headers", {}).get("id") or "")
-            except Exception:
-                pass
-            record_dead_letter(task_name="", task_id=task_id, queue=self.queue, error_code="bad_message",
-                               error_message=why[:2000], payload=text)
-        except Exception as exc:  # the database down must not stop the consumer
-            log.warning("bad message not recorded: %s", exc)
+                self.app.backend.mark_as_failure(task_id, PayloadError("bad_message", why))
+            except Exception as exc:  # the result backend down must not stop the consumer
+                log.warning("failure of %s not stored: %s", task_id, exc)
 
     # -- liveness and the sweep --------------------------------------------------------------------
     def _beat(self) -> None:

@@ -9,8 +9,10 @@ import uuid
 
 import pytest
 
+import aiworld.tasks  # noqa: F401 - registers the tasks the consumer looks up
 from aiworld.celery import app
 from aiworld.mobs import consumer as direct
+from aiworld.protocol import reference_producer
 from aiworld.protocol.envelope import build_message, encode, queue_key
 
 pytestmark = pytest.mark.integration
@@ -78,19 +80,26 @@ def test_stopping_puts_back_what_was_not_finished_and_leaves_no_keys(broker, que
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_bad_message_is_dead_lettered_and_dropped_and_the_consumer_goes_on(broker, queue):
+def test_a_bad_message_is_dead_lettered_its_failure_stored_and_dropped_and_the_consumer_goes_on(broker, queue):
     from aiworld.models import DeadLetter
 
     consumer = direct.DirectConsumer(app, queue, "gpu@test", threads=1)
     good = json.loads(message(queue, 0, "unknown task"))
     good["headers"]["task"] = "aiworld.no_such_task"
-    for raw in (b"{not json", json.dumps({"headers": {}}).encode(), json.dumps(good).encode()):
+    later = json.loads(message(queue, 0, "later"))
+    later["headers"]["eta"] = "2099-01-01T00:00:00+00:00"
+    for raw in (b"{not json", json.dumps({"headers": {}}).encode(), json.dumps(good).encode(),
+                json.dumps(later).encode()):
         broker.lpush(queue, raw)
         taken = consumer.take(0, block_s=0)
         consumer.handle(taken, 0)
         assert broker.llen(direct.taken_key(queue, consumer.id, 0)) == 0
     letters = list(DeadLetter.objects.filter(queue=queue).order_by("id"))
-    assert [letter.error_code for letter in letters] == ["bad_message"] * 3
+    assert [letter.error_code for letter in letters] == ["bad_message"] * 4
     assert "JSONDecodeError" in letters[0].error_message
     assert "KeyError" in letters[1].error_message
     assert "aiworld.no_such_task" in letters[2].error_message and letters[2].task_id == good["headers"]["id"]
+    assert "countdown" in letters[3].error_message and letters[3].task_name == "aiworld.ops.echo"
+    # the caller reads why where it reads results
+    stored = reference_producer.read_result(broker, good["headers"]["id"])
+    assert stored["status"] == "FAILURE" and "aiworld.no_such_task" in str(stored["result"]["exc_message"])

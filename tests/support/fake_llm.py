@@ -85,6 +85,13 @@ def prompt_words(body: dict) -> int:
     return sum(len(content_text(m.get("content")).split()) + TOKENS_PER_MESSAGE for m in messages)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5. 16 clients connecting at once (test_llm_budget_concurrency) can
+    # overflow it: the kernel drops their SYNs, the clients resend after 1 s, then 2 s more, and a 5 s
+    # provider timeout can fail a call. Likely the rare all_failed call that test saw under load (unconfirmed).
+    request_queue_size = 128
+
+
 class FakeLLM:
     """Started by `start()`, stopped by `stop()`; the `fake_llm` fixture does both."""
 
@@ -96,7 +103,7 @@ class FakeLLM:
         self._steps: deque[Step] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
