@@ -247,8 +247,8 @@ class DirectConsumer:
             try:
                 self._beat()
                 self.sweep_dead()
-            except redis.RedisError as exc:
-                log.warning("direct consumer %s heartbeat failed: %s", self.id, exc)
+            except Exception as exc:  # never stop beating: others would take this worker for dead
+                log.warning("direct consumer %s heartbeat or sweep failed: %s", self.id, exc)
 
     def sweep_dead(self) -> int:
         """Put back what dead consumers had taken; returns how many messages."""
