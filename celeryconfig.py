@@ -102,9 +102,7 @@ task_send_sent_event = True
 # The gpu worker takes its queue's messages itself (aiworld/mobs/consumer.py): one Redis command per
 # message instead of kombu's read, unacked copy and pool hand-off, the same tasks and the same wire format.
 # "celery" consumes `gpu` through kombu like every other queue.
-aiworld_gpu_consumer = env.get_str("AIWORLD_GPU_CONSUMER", "direct")
-if aiworld_gpu_consumer not in ("direct", "celery"):
-    raise env.EnvError(f"AIWORLD_GPU_CONSUMER must be direct or celery, got {aiworld_gpu_consumer!r}")
+aiworld_gpu_consumer = env.get_choice("AIWORLD_GPU_CONSUMER", ("direct", "celery"), "direct")
 
 # -- Redis-protocol transport ------------------------------------------------------------------
 # Priorities: kombu keeps one list per step ("<queue>", "<queue>\x06\x163", "\x06\x166",

@@ -7,20 +7,14 @@ import os
 
 from celery import Celery, signals
 
+from aiworld.mobs.consumer import DirectConsumerStep
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiworld.settings")
 
 app = Celery("aiworld")
 app.config_from_object("celeryconfig")
 app.autodiscover_tasks(["aiworld"])
-
-
-def _add_direct_consumer() -> None:
-    from aiworld.mobs.consumer import DirectConsumerStep
-
-    app.steps["consumer"].add(DirectConsumerStep)
-
-
-_add_direct_consumer()
+app.steps["consumer"].add(DirectConsumerStep)  # the gpu queue's own consumer, where celeryconfig turns it on
 
 log = logging.getLogger("aiworld.celery")
 

@@ -93,6 +93,15 @@ def get_bool(name: str, default: bool) -> bool:
     raise EnvError(f"{name} is malformed: expected true/false, got {value!r}")
 
 
+def get_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise EnvError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value.lower()
+
+
 def get_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
     if value is None:

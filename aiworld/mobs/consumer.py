@@ -125,6 +125,7 @@ class DirectConsumer:
                                            health_check_interval=10)
         self._take = self.client.register_script(_TAKE)
         self._lists = [queue_key(queue, step) for step in PRIORITY_STEPS]
+        self._taken = [taken_key(queue, self.id, thread) for thread in range(threads)]
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
         self._accept = prepare_accept_content(app.conf.accept_content)
@@ -158,7 +159,7 @@ class DirectConsumer:
 
     # -- taking and running ----------------------------------------------------------------------
     def take(self, thread: int, block_s: float = BLOCK_S) -> bytes | None:
-        taken = taken_key(self.queue, self.id, thread)
+        taken = self._taken[thread]
         raw = self._take(keys=[*self._lists, taken])
         if raw is None and block_s > 0:
             raw = self.client.blmove(self._lists[0], taken, block_s, "RIGHT", "LEFT")
@@ -181,7 +182,7 @@ class DirectConsumer:
 
     def handle(self, raw: bytes, thread: int) -> None:
         """Run one message; whatever happens, the thread lives and the message is acknowledged or put back."""
-        taken = taken_key(self.queue, self.id, thread)
+        taken = self._taken[thread]
 
         def ack(*_):
             self.client.delete(taken)
@@ -257,8 +258,9 @@ class DirectConsumer:
             consumer = consumer.decode()
             if consumer == self.id or self.client.exists(alive_key(self.queue, consumer)):
                 continue
-            moved += self.sweep(consumer, int(threads))
-            if not any(self.client.exists(taken_key(self.queue, consumer, i)) for i in range(int(threads))):
+            threads = int(threads)
+            moved += self.sweep(consumer, threads)
+            if not any(self.client.exists(taken_key(self.queue, consumer, i)) for i in range(threads)):
                 self.client.hdel(consumers_key(self.queue), consumer)
         return moved
 

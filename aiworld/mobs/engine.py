@@ -223,22 +223,21 @@ class Engine:
             result.cache_hits += int(hit.sum())
             if hit.all():
                 return (np.array([v[0] for v in cached], np.int16), np.array([v[1] for v in cached], np.float32))
-        if hit is None or not hit.any():  # every row goes to the models: no copies of the rows
-            probs = self._fused_probs(specs, providers, states, history, rows, level)
-            actions, confidence = output_actions(probs.argmax(axis=1)), probs.max(axis=1)
-            if keys is not None:
-                self.l2.put_many(keys, list(zip(actions.tolist(), confidence.tolist(), strict=True)))
-            return actions, confidence
-        miss = np.flatnonzero(~hit)
-        probs = self._fused_probs(specs, providers, states[miss], history, rows[miss], level)
-        actions = np.empty(len(states), np.int16)
-        confidence = np.empty(len(states), np.float32)
-        actions[miss] = output_actions(probs.argmax(axis=1))
-        confidence[miss] = probs.max(axis=1)
-        for i in np.flatnonzero(hit):
-            actions[i], confidence[i] = cached[i]
-        self.l2.put_many([keys[i] for i in miss],
-                         list(zip(actions[miss].tolist(), confidence[miss].tolist(), strict=True)))
+        miss = None if hit is None or not hit.any() else np.flatnonzero(~hit)  # None: every row, no copies
+        probs = self._fused_probs(specs, providers, states if miss is None else states[miss], history,
+                                  rows if miss is None else rows[miss], level)
+        fresh_actions, fresh_confidence = output_actions(probs.argmax(axis=1)), probs.max(axis=1)
+        if miss is None:
+            actions, confidence = fresh_actions, fresh_confidence
+        else:
+            actions = np.empty(len(states), np.int16)
+            confidence = np.empty(len(states), np.float32)
+            actions[miss], confidence[miss] = fresh_actions, fresh_confidence
+            for i in np.flatnonzero(hit):
+                actions[i], confidence[i] = cached[i]
+        if keys is not None:
+            self.l2.put_many(keys if miss is None else [keys[i] for i in miss],
+                             list(zip(fresh_actions.tolist(), fresh_confidence.tolist(), strict=True)))
         return actions, confidence
 
     def _fused_probs(self, specs, providers, states, history, rows, level) -> np.ndarray:

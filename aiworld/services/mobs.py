@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 import redis
 
+from aiworld import env
 from aiworld.mobs import metrics
 from aiworld.mobs.caches import LocalCache, RedisCache
 from aiworld.mobs.engine import Batcher, Engine
@@ -29,13 +30,6 @@ RELOAD_CHECK_S = 1.0
 STATS_EVERY_S = float(os.environ.get("AIWORLD_STATS_EVERY_S", "10"))
 
 
-def _cache_setting(name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = os.environ.get(name, default).strip().lower()
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
 class Serving:
     def __init__(self, worker: str):
         from aiworld.celery import app
@@ -44,8 +38,8 @@ class Serving:
         self.client = redis.Redis.from_url(app.conf.broker_url)
         # off: with the shipped (distilled) networks local measured 1.01x the time of off at a 45 % hit rate
         # (docs/benchmarks.md, "Serving caches"); it paid only with the 11-35 µs history networks
-        l2 = _cache_setting("AIWORLD_L2_CACHE", ("off", "local", "redis"), "off")
-        l3 = _cache_setting("AIWORLD_L3_CACHE", ("off", "local"), "off")
+        l2 = env.get_choice("AIWORLD_L2_CACHE", ("off", "local", "redis"), "off")
+        l3 = env.get_choice("AIWORLD_L3_CACHE", ("off", "local"), "off")
         try:
             self.generation = registry.current_generation(self.client)
             snapshot = registry.snapshot()
