@@ -7,12 +7,14 @@
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped,teachers --forms fast
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast \
         --consumers direct,celery
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast \
+        --passes 1,2,1,2
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
 forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
-each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS) and each way of taking the
-messages of --consumers (AIWORLD_GPU_CONSUMER: direct, aiworld/mobs/consumer.py, or celery, kombu's), a fresh
-worker each:
+each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS), each way of taking the
+messages of --consumers (AIWORLD_GPU_CONSUMER: direct, aiworld/mobs/consumer.py, or celery, kombu's) and each
+count of engine passes at once of --passes (AIWORLD_ENGINE_PASSES), a fresh worker each:
 - small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
 - shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
   its parity check, else FP32: what level 3 serves);
@@ -182,17 +184,20 @@ class Producer(threading.Thread):
 
 
 def run_load(url: str, servers: int, monsters: int, interval_s: float | None, window: int, duration: float,
-             warmup: float, form: client.WireForm) -> dict:
+             warmup: float, form: client.WireForm, worker_pid: int | None = None) -> dict:
     stop = threading.Event()
     producers = [Producer(i, url, monsters, interval_s, window, stop, form) for i in range(servers)]
     for p in producers:
         p.start()
     time.sleep(warmup)  # not counted: connections, the worker's thread pool, caches
+    worker = psutil.Process(worker_pid) if worker_pid else None
     for p in producers:
         p.measuring = True
     started = time.monotonic()
+    cpu_before = sum(worker.cpu_times()[:2]) if worker else 0.0
     time.sleep(duration)
     elapsed = time.monotonic() - started
+    worker_cores = (sum(worker.cpu_times()[:2]) - cpu_before) / elapsed if worker else float("nan")
     for p in producers:
         p.measuring = False
     stop.set()
@@ -212,7 +217,7 @@ def run_load(url: str, servers: int, monsters: int, interval_s: float | None, wi
     return {"decisions_s": decisions_in_window / elapsed, "p50": percentile(latencies, 50),
             "p99": percentile(latencies, 99), "messages": sum(p.counted_sent for p in producers),
             "missing": missing, "errors": sum(p.errors for p in producers),
-            "skipped": sum(p.skipped for p in producers),
+            "skipped": sum(p.skipped for p in producers), "worker_cores": worker_cores,
             "levels": {level: int(count) for level, count in enumerate(levels) if count}}
 
 
@@ -347,6 +352,9 @@ def main() -> int:
     parser.add_argument("--consumers", default="direct",
                         help="how the gpu worker takes its messages, in order (AIWORLD_GPU_CONSUMER: direct, celery; "
                              "a fresh worker each; default direct)")
+    parser.add_argument("--passes", default="2",
+                        help="engine passes at once in the worker, in order (AIWORLD_ENGINE_PASSES; a fresh worker "
+                             "each; default 2)")
     parser.add_argument("--loads", default=",".join(str(load) for load in LOADS),
                         help="offered loads in decisions/s, in order (default 1000,10000,50000,100000); "
                              "saturation is always measured")
@@ -370,10 +378,13 @@ def main() -> int:
     try:
         threads = [int(n) for n in options.ort_threads.split(",") if n.strip()]
         options.loads = [int(n) for n in options.loads.split(",") if n.strip()]
+        passes = [int(n) for n in options.passes.split(",") if n.strip()]
     except ValueError:
         parser.error("--ort-threads and --loads take comma-separated integers")
     if not threads or any(not 1 <= n <= 16 for n in threads):
         parser.error("--ort-threads takes counts from 1 to 16")
+    if not passes or any(not 1 <= n <= 16 for n in passes):
+        parser.error("--passes takes counts from 1 to 16")
     if any(not TICKS_PER_S <= load <= 1_000_000 for load in options.loads):
         parser.error(f"--loads takes decisions/s from {TICKS_PER_S} to 1,000,000")
     consumers = [name.strip() for name in options.consumers.split(",") if name.strip()]
@@ -381,8 +392,8 @@ def main() -> int:
         parser.error("--consumers takes direct and/or celery")
     setup = machine()
     began = time.monotonic()
-    measured = [measure(url, models, n, forms, options, duration, warmup, consumer)
-                for models in model_sets for n in threads for consumer in consumers]
+    measured = [measure(url, models, n, forms, options, duration, warmup, consumer, p)
+                for models in model_sets for n in threads for consumer in consumers for p in passes]
 
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
@@ -390,21 +401,22 @@ def main() -> int:
           f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
           f"6 archetypes; producers, worker and the broker share the cores; total wall time "
           f"{time.monotonic() - began:.0f} s\n")
-    for m in measured[::len(threads) * len(consumers)]:
+    for m in measured[::len(threads) * len(consumers) * len(passes)]:
         print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
               + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
-    print("\n| models | onnxruntime threads | consumer | form | offered | achieved decisions/s | p50 ms | p99 ms | "
-          "messages | missing replies | errors | skipped ticks | levels |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| models | onnxruntime threads | consumer | passes | form | offered | achieved decisions/s | p50 ms | "
+          "p99 ms | messages | missing replies | errors | skipped ticks | levels | worker cores |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in measured:
         for form, name, r in m["results"]:
             levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-            print(f"| {m['models']} | {m['threads']} | {m['consumer']} | {form} | {name} | {r['decisions_s']:,.0f} | "
-                  f"{r['p50']:.2f} | "
-                  f"{r['p99']:.2f} | "
-                  f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} |")
+            print(f"| {m['models']} | {m['threads']} | {m['consumer']} | {m['passes']} | {form} | {name} | "
+                  f"{r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                  f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} | "
+                  f"{r['worker_cores']:.2f} |")
     for m in measured:
-        print(f"\n{m['models']}, {m['threads']} intra-op thread(s), {m['consumer']} consumer: raw onnxruntime, same "
+        print(f"\n{m['models']}, {m['threads']} intra-op thread(s), {m['consumer']} consumer, {m['passes']} "
+              "pass(es) at once: raw onnxruntime, same "
               "models, same threads, one "
               "process, one run per archetype "
               f"per message: {m['raw_saturation']:,.0f} decisions/s at {options.saturation_monsters} monsters per "
@@ -420,13 +432,15 @@ def main() -> int:
 
 
 def measure(url: str, models: str, threads: int, forms: list[str], options: argparse.Namespace, duration: float,
-            warmup: float, consumer: str = "direct") -> dict:
+            warmup: float, consumer: str = "direct", passes: int = 2) -> dict:
     """Every load of every form against one fresh worker serving the model set with `threads` onnxruntime
-    intra-op threads and taking its messages with `consumer`, then raw onnxruntime with as many."""
+    intra-op threads, taking its messages with `consumer` and running up to `passes` engine passes at once,
+    then raw onnxruntime with as many intra-op threads."""
     tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
     worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads),
-                                                             AIWORLD_GPU_CONSUMER=consumer), pool="threads",
+                                                             AIWORLD_GPU_CONSUMER=consumer,
+                                                             AIWORLD_ENGINE_PASSES=str(passes)), pool="threads",
                           concurrency=options.threads)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)
@@ -439,18 +453,19 @@ def measure(url: str, models: str, threads: int, forms: list[str], options: argp
                 servers = max(1, round(load / (options.monsters * TICKS_PER_S)))
                 monsters = min(options.monsters, load // (servers * TICKS_PER_S))
                 result = run_load(url, servers, monsters, 1 / TICKS_PER_S, options.max_in_flight, duration, warmup,
-                                  wire)
+                                  wire, worker.pid)
                 results.append((form, f"{load:,}/s ({servers} map{'s' if servers > 1 else ''} x {monsters}, "
                                       "every 100 ms)", result))
             saturation = run_load(url, producers, options.saturation_monsters, None,
-                                  max(1, options.saturation_window // producers), duration, warmup, wire)
+                                  max(1, options.saturation_window // producers), duration, warmup, wire, worker.pid)
             results.append((form, f"saturation ({options.saturation_monsters} monsters per message, {window} in "
                                   "flight)", saturation))
         worker_rss = psutil.Process(worker.pid).memory_info().rss / 2**20
     finally:
         worker.stop()
     raw_seconds = 2.0 if options.quick else 5.0
-    return {"models": models, "threads": threads, "consumer": consumer, "specs": level3_specs(), "results": results,
+    return {"models": models, "threads": threads, "consumer": consumer, "passes": passes, "specs": level3_specs(),
+            "results": results,
             "base_rss": base_rss,
             "memory": memory, "worker_rss": worker_rss,
             "raw_saturation": raw_onnxruntime(options.saturation_monsters, raw_seconds, threads),

@@ -10,6 +10,7 @@ docs/benchmarks.md holds the numbers behind the defaults.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -114,38 +115,42 @@ class Histories:
 
 
 class LocalCache:
-    """A TTL map for L2/L3 held in the worker process."""
+    """A TTL map for L2/L3 held in the worker process, shared by the engine's concurrent passes (the lock:
+    the purge iterates the dict, which another pass's insert would break)."""
 
     def __init__(self, ttl_s: float = 10.0, max_entries: int = 500_000):
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[bytes, tuple[float, object]] = {}
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get_many(self, keys: list[bytes]) -> list[object | None]:
         now = time.monotonic()
         found = []
-        for key in keys:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] > now:
-                found.append(entry[1])
-            else:
-                found.append(None)
-        hits = sum(value is not None for value in found)
-        self.hits += hits
-        self.misses += len(keys) - hits
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] > now:
+                    found.append(entry[1])
+                else:
+                    found.append(None)
+            hits = sum(value is not None for value in found)
+            self.hits += hits
+            self.misses += len(keys) - hits
         return found
 
     def put_many(self, keys: list[bytes], values: list[object]) -> None:
         expires = time.monotonic() + self.ttl_s
-        if len(self._entries) + len(keys) > self.max_entries:
-            now = time.monotonic()
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        with self._lock:
             if len(self._entries) + len(keys) > self.max_entries:
-                self._entries.clear()
-        for key, value in zip(keys, values, strict=True):
-            self._entries[key] = (expires, value)
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) + len(keys) > self.max_entries:
+                    self._entries.clear()
+            for key, value in zip(keys, values, strict=True):
+                self._entries[key] = (expires, value)
 
 
 class RedisCache:

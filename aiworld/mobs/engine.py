@@ -3,7 +3,10 @@
 One Engine per worker process. `decide(batches)` answers several messages at once: their rows are
 concatenated, each archetype's models run once over all of that archetype's rows (one onnxruntime
 run per archetype and model), and the decisions are split back per message. `Batcher` merges the
-messages that concurrent task threads hand in while a run is in progress.
+messages that concurrent task threads hand in while a run is in progress, and lets up to `passes`
+runs proceed at once: onnxruntime releases the GIL, so a second pass's inference overlaps the first
+pass's Python work and a second core is used. The engine's shared state (the fallback controller, L1,
+the statistics) is touched under one lock, for short moments; the model runs are outside it.
 
 Fusion: each served model maps the state (or, for temporal models, the L1 history) to 10 action
 logits, or 11 where the 11th is action 255 (hand the monster to the map server's own AI); the fused
@@ -32,7 +35,7 @@ from aiworld.mobs.caches import LocalCache, WorkingMemory, quantized_keys
 from aiworld.mobs.devices import Devices
 from aiworld.mobs.fallback import LEVEL_NAMES, FallbackController, FallbackPolicy, Transition
 from aiworld.mobs.payload import Batch
-from aiworld.mobs.state import ARCHETYPES, MODEL_OUTPUTS, Action, output_actions
+from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_OUTPUTS, Action, output_actions
 from aiworld.services.registry import ModelSpec, ServingSnapshot
 
 log = logging.getLogger("aiworld.mobs.engine")
@@ -85,7 +88,8 @@ class Engine:
         self._sessions: dict[tuple[str, str, tuple[str, ...]], ort.InferenceSession] = {}
         self._temporal_paths: set[str] = set()  # loaded models that read the L1 history
         self._skipped: dict[int, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the sessions
+        self._state = threading.RLock()  # the controller, L1 and the statistics (a transition may re-enter)
         self.stats = EngineStats()
         self.generation = 0
         self.models: dict[str, list[ModelSpec]] = {}
@@ -104,10 +108,12 @@ class Engine:
         self.difficulty = snapshot.difficulty
         if generation is not None:
             self.generation = generation
-        self.controller.force(snapshot.forced_level)
-        if snapshot.forced_level is None and self.controller.level == 4 and self.controller.best_available() < 4:
-            # started with no model (level 4); models arrived: move up at once, nothing to probe
-            self.controller.reset_to(self.controller.best_available(), "models became active")
+        with self._state:
+            self.controller.force(snapshot.forced_level)
+            if (snapshot.forced_level is None and self.controller.level == 4
+                    and self.controller.best_available() < 4):
+                # started with no model (level 4); models arrived: move up at once, nothing to probe
+                self.controller.reset_to(self.controller.best_available(), "models became active")
         live = {str(spec.path) for spec in snapshot.models}
         with self._lock:
             self._temporal_paths &= live
@@ -187,16 +193,28 @@ class Engine:
             return RunResult(rules.decide(states, archetype_ids), confidence, levels, labels)
         actions = np.empty(n, np.int16)  # the models' answers, then the rules' for every row left at 4
         result = RunResult(actions, confidence, levels, labels)
-        # L1 is kept only while a temporal model is loaded: it costs a dict update per monster
-        history = self.memory.record(mob_ids, states) if self._temporal_paths else None
         providers = self.devices.providers(level)
+        plan = []  # (archetype index, its models, why they cannot load or None)
         for a in np.unique(archetype_ids).tolist():
+            specs = self._specs_for(ARCHETYPES[a], level)
+            if specs:
+                try:  # loaded before L1 is consulted: a pass that loads the first temporal model records too
+                    for spec in specs:
+                        self.session(spec, providers)
+                    plan.append((a, specs, None))
+                except Exception as exc:
+                    plan.append((a, specs, exc))
+        # L1 is kept only while a temporal model is loaded: it costs a dict update per monster
+        history = None
+        if self._temporal_paths:
+            with self._state:
+                history = self.memory.record(mob_ids, states)
+        for a, specs, load_error in plan:
             archetype = ARCHETYPES[a]
-            specs = self._specs_for(archetype, level)
-            if not specs:
-                continue
             rows = np.flatnonzero(archetype_ids == a)
             try:
+                if load_error is not None:
+                    raise load_error
                 answer = self._answer_rows(archetype, level, specs, providers, states, rows, history, result)
             except Exception as exc:
                 result.error = True
@@ -252,8 +270,11 @@ class Engine:
             inp = session.get_inputs()[0]
             temporal = len(inp.shape) == 3
             if temporal and window is None:
-                # first sight of a temporal model: no history kept yet, so the state alone
-                window = np.repeat(states[:, None, :], 10, axis=1) if history is None else history.take(rows)
+                if history is None:  # L1 was off when the pass began (a reload raced it): zero-padded, as L1 starts
+                    window = np.zeros((len(states), HISTORY_LENGTH, states.shape[1]), np.float32)
+                    window[:, -1] = states
+                else:
+                    window = history.take(rows)
             x = window if temporal else states
             probs = None
             if self.l3 is not None and not temporal:
@@ -288,18 +309,22 @@ class Engine:
         states = np.concatenate([b.states for b in batches]) if n else np.zeros((0, 64), np.float32)
         archetype_ids = np.concatenate([b.archetype_ids for b in batches]) if n else np.zeros(0, np.int8)
         mob_ids = np.concatenate([b.mob_ids for b in batches]) if n else np.zeros(0, np.int64)
-        self.controller.check_health()
-        level, probe = self.controller.next_level()
-        level = self._runnable(level)
+        with self._state:
+            self.controller.check_health()
+            level, probe = self.controller.next_level()
+            level = self._runnable(level)
         started = time.perf_counter()
         result = self._run_level(level, states, archetype_ids, mob_ids)
         latency_ms = (time.perf_counter() - started) * 1000
         if n:
-            bad = self.controller.record(level, latency_ms, result.error, probe=probe)
-            if probe and bad and self.controller.level != level:
+            with self._state:
+                bad = self.controller.record(level, latency_ms, result.error, probe=probe)
+                again = self.controller.level if probe and bad and self.controller.level != level else None
+            if again is not None:
                 # a failed probe is answered again at the level the controller stays on
-                result = self._run_level(self.controller.level, states, archetype_ids, mob_ids)
-        self._account(result, n, latency_ms)
+                result = self._run_level(again, states, archetype_ids, mob_ids)
+        with self._state:
+            self._account(result, n, latency_ms)
         return self._split(batches, sizes, result)
 
     def _runnable(self, level: int) -> int:
@@ -323,6 +348,12 @@ class Engine:
             result = self.run(4, states, archetype_ids, mob_ids)
             result.error = True
             return result
+
+    def take_stats(self) -> EngineStats:
+        """The statistics since the last call, and a fresh start (passes may be running)."""
+        with self._state:
+            stats, self.stats = self.stats, EngineStats()
+        return stats
 
     def _account(self, result: RunResult, n: int, latency_ms: float) -> None:
         stats = self.stats
@@ -367,17 +398,22 @@ class Engine:
 
 
 class Batcher:
-    """Merges the messages of concurrent task threads into one engine pass, without a thread of its
-    own: the first thread in becomes the leader and runs the pass itself (no hand-off when traffic
-    is light: each wake-up of a sleeping thread costs about a millisecond on our machines); threads
-    that arrive meanwhile queue their batches, and the leader answers them together in its next
-    pass before it lets go."""
+    """Merges the messages of concurrent task threads into engine passes, without a thread of its
+    own: a thread that finds fewer than `passes` leaders becomes one and runs the pass itself (no
+    hand-off when traffic is light: each wake-up of a sleeping thread costs about a millisecond on
+    our machines); threads that arrive while every lead is taken queue their batches, and a leader
+    answers them together in its next pass before it lets go. With `passes` 1, passes run one at a
+    time and use one core; 2 let a second pass's inference overlap the first's Python work
+    (docs/benchmarks.md, "Two engine passes at once")."""
 
-    def __init__(self, engine: Engine, max_rows: int = 16384):
+    def __init__(self, engine: Engine, max_rows: int = 16384, passes: int = 1):
+        if passes < 1:
+            raise ValueError("passes must be at least 1")
         self.engine = engine
         self.max_rows = max_rows
+        self.passes = passes
         self._queue: SimpleQueue[tuple[Batch, Future]] = SimpleQueue()
-        self._leader = threading.Lock()
+        self._leader = threading.BoundedSemaphore(passes)
         self.merged_passes = 0
 
     def decide(self, batch: Batch, timeout: float) -> list[dict]:
@@ -388,9 +424,9 @@ class Batcher:
             if self._leader.acquire(blocking=False):
                 self._lead()
                 continue
-            # Someone leads, and it saw our batch queued before we failed to take the lead: it
-            # answers it or, having let go already, finds it in its look after letting go. So we
-            # sleep until answered (no polling: each wake-up costs GIL time the leader needs).
+            # Every lead is taken, and each leader saw our batch queued before we failed to take a
+            # lead: one answers it or, having let go already, finds it in its look after letting go.
+            # So we sleep until answered (no polling: each wake-up costs GIL time the leaders need).
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no decision within {timeout}s")

@@ -55,7 +55,9 @@ class Serving:
             on_transition=self._on_transition,
         )
         self.engine.generation = self.generation
-        self.batcher = Batcher(self.engine)
+        # 2: a second pass's inference overlaps the first's Python work (docs/benchmarks.md, "Two engine
+        # passes at once"); 1 runs one pass at a time
+        self.batcher = Batcher(self.engine, passes=env.get_int("AIWORLD_ENGINE_PASSES", 2, minimum=1))
         self._checked = time.monotonic()
         self._stats_at = time.monotonic()
         self._lock = threading.Lock()
@@ -127,7 +129,8 @@ class Serving:
     def _flush_stats(self, now: float) -> None:
         from aiworld.models import InferenceStats
 
-        stats, engine = self.engine.stats, self.engine
+        engine = self.engine
+        stats = engine.take_stats()
         latencies = sorted(stats.latencies_ms) or [0.0]
         hit_rate = stats.cache_hits / stats.cache_lookups if stats.cache_lookups else None
         for latency in stats.latencies_ms:
@@ -154,7 +157,6 @@ class Serving:
                 cache_hit_rate=hit_rate, levels={str(k): v for k, v in stats.levels.items()})
         except Exception as exc:
             log.warning("could not record inference stats: %s", exc)
-        stats.__init__()
         self._stats_at = now
 
 

@@ -155,6 +155,23 @@ def test_fusion_of_two_models_and_the_temporal_history(model_files):
     assert len(engine.memory) == 12  # L1 keeps every monster's recent states for the temporal model
 
 
+def test_the_first_pass_of_a_temporal_model_keeps_l1_and_pads_with_zeros(model_files):
+    # The pass that loads the first temporal model used to skip L1 and repeat the state ten times,
+    # where L1 (and training) pad a new monster's history with zeros.
+    import onnxruntime as ort
+
+    path = model_files["temporal"]["fp32"]
+    engine = Engine(snapshot(specs({"fp32": path}, model_type="temporal_transformer")), devices=cpu_only())
+    b = batch(n=12)
+    [decisions] = engine.decide([b])
+    assert len(engine.memory) == 12
+    window = np.zeros((10, 10, STATE_SIZE), np.float32)
+    window[:, -1] = b.states[:10]  # the ten aggressive monsters, zero-padded
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {session.get_inputs()[0].name: window})[0]
+    assert [d["action"] for d in decisions[:10]] == logits.argmax(axis=1).tolist()
+
+
 def test_difficulty_hands_monsters_to_the_traditional_ai_deterministically(model_files):
     engine = Engine(snapshot(specs(model_files["v1"])), devices=cpu_only())
     n = 400
@@ -198,6 +215,65 @@ def test_batcher_merges_messages_that_queue_up(model_files):
     assert all(len(a) == 12 for a in answers)
     assert batcher.merged_passes >= 1  # the four that queued behind the leader ran as one pass
     assert engine.stats.batches == 2
+
+
+def test_two_passes_run_at_once_and_what_queues_behind_them_is_merged():
+    class Gated:  # holds each pass until the gate opens, counting the passes inside at once
+        def __init__(self):
+            self.inside = self.most = self.calls = 0
+            self.lock, self.gate = threading.Lock(), threading.Event()
+
+        def decide(self, batches):
+            with self.lock:
+                self.inside += 1
+                self.calls += 1
+                self.most = max(self.most, self.inside)
+            self.gate.wait(5)
+            with self.lock:
+                self.inside -= 1
+            return [[b] for b in batches]
+
+    engine = Gated()
+    batcher = Batcher(engine, passes=2)
+    with ThreadPoolExecutor(5) as pool:
+        leaders = [pool.submit(batcher.decide, f"lead{i}", 10) for i in range(2)]
+        deadline = time.monotonic() + 5
+        while engine.inside < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert engine.inside == 2  # a second pass started while the first was still running
+        rest = [pool.submit(batcher.decide, f"queued{i}", 10) for i in range(3)]
+        while batcher._queue.qsize() < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert batcher._queue.qsize() == 3  # both leads taken: these wait for a leader
+        engine.gate.set()
+        answers = [f.result(10) for f in leaders + rest]
+    assert answers == [["lead0"], ["lead1"], ["queued0"], ["queued1"], ["queued2"]]
+    assert engine.most == 2 and engine.calls == 3 and batcher.merged_passes == 1
+
+
+def test_concurrent_passes_decide_as_one_pass_at_a_time_with_each_monsters_history(model_files):
+    # FP32: an INT8 model's dynamic quantization scales by the rows of the run, which merging changes
+    group = (specs({"fp32": model_files["v1"]["fp32"]})
+             + specs({"fp32": model_files["temporal"]["fp32"]}, model_type="temporal_transformer"))
+
+    def map_batch(index, tick):  # four maps with monsters of their own
+        n = 300
+        states = np.random.default_rng(index * 100 + tick).random((n, STATE_SIZE), dtype=np.float32)
+        return decode(client.decide_payload(server="m", tick=tick, reply_to="r", request_ids=range(n),
+                                            mob_ids=range(index * n, (index + 1) * n), class_ids=[1] * n,
+                                            archetypes=["aggressive"] * n, states=states))
+
+    ticks = [[map_batch(index, tick) for index in range(4)] for tick in range(6)]
+    alone = Engine(snapshot(group), devices=cpu_only())
+    expected = [[alone.decide([b])[0] for b in tick] for tick in ticks]
+    engine = Engine(snapshot(group), devices=cpu_only())
+    batcher = Batcher(engine, passes=2)
+    with ThreadPoolExecutor(4) as pool:
+        got = [list(pool.map(lambda b: batcher.decide(b, 10), tick)) for tick in ticks]
+    assert got == expected  # the same actions and confidences, the history models included
+    stats = engine.take_stats()
+    assert stats.decisions == 6 * 4 * 300 and engine.stats.decisions == 0
+    assert len(engine.memory) == 1200
 
 
 def test_a_batch_queued_as_the_leader_lets_go_is_still_answered():
