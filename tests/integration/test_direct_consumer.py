@@ -103,3 +103,25 @@ def test_a_bad_message_is_dead_lettered_its_failure_stored_and_dropped_and_the_c
     # the caller reads why where it reads results
     stored = reference_producer.read_result(broker, good["headers"]["id"])
     assert stored["status"] == "FAILURE" and "aiworld.no_such_task" in str(stored["result"]["exc_message"])
+
+
+@pytest.mark.parametrize("raw_body", [True, False], ids=["json-text-body", "base64-body"])
+def test_parse_decodes_the_body_as_kombu_does_nan_included(raw_body):
+    # The consumer parses with orjson and falls back to the standard parser for what orjson refuses (NaN),
+    # so that validation, not the transport, answers such a request.
+    import base64
+
+    import numpy as np
+
+    from aiworld.mobs import client
+
+    states = np.full((2, 64), 0.25, np.float32)
+    payload = client.decide_payload(server="m", tick=7, reply_to="r", request_ids=[1, 2**64 - 1], mob_ids=[5, 6],
+                                    class_ids=[1, 1], archetypes=["tank", "mage"], states=states, state_form="json")
+    payload["monsters"][0]["state"][3] = float("nan")
+    raw = client.decide_message(payload, raw_body=raw_body)
+    request = direct.parse(raw, hostname="gpu@test", app=app, on_ack=lambda *a: None, on_reject=lambda *a: None)
+    body = json.loads(raw)["body"]
+    expected = json.loads(body if raw_body else base64.b64decode(body))  # the standard parser: NaN taken
+    assert json.dumps([request.args, request.kwargs]) == json.dumps(expected[:2])
+    assert request.args[0]["monsters"][1]["rid"] == 2**64 - 1
