@@ -9,12 +9,16 @@
         --consumers direct,celery
     python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast \
         --passes 1,2,1,2
+    python -m aiworld.launcher exec --fresh -- python bench/decisions.py --models shipped --forms fast \
+        --revisions bf40260,.,bf40260,.
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
 forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
 each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS), each way of taking the
 messages of --consumers (AIWORLD_GPU_CONSUMER: direct, aiworld/mobs/consumer.py, or celery, kombu's) and each
-count of engine passes at once of --passes (AIWORLD_ENGINE_PASSES), a fresh worker each:
+count of engine passes at once of --passes (AIWORLD_ENGINE_PASSES) and each code revision of --revisions (".": this
+checkout; a git revision: its tree, extracted with `git archive`, runs the worker, against the same broker,
+database, models and producers), a fresh worker each:
 - small: INT8 64-64-64-10 MLPs, untrained, for all six archetypes (tests/support/models.install_models);
 - shipped: the trained fused networks of models/shipped as a fresh install loads them (INT8 where it passed
   its parity check, else FP32: what level 3 serves);
@@ -355,6 +359,9 @@ def main() -> int:
     parser.add_argument("--passes", default="2",
                         help="engine passes at once in the worker, in order (AIWORLD_ENGINE_PASSES; a fresh worker "
                              "each; default 2)")
+    parser.add_argument("--revisions", default=".",
+                        help="code the worker runs, in order: '.' this checkout, or a git revision (its tree; the "
+                             "same database schema is assumed); a fresh worker each; default .")
     parser.add_argument("--loads", default=",".join(str(load) for load in LOADS),
                         help="offered loads in decisions/s, in order (default 1000,10000,50000,100000); "
                              "saturation is always measured")
@@ -387,13 +394,16 @@ def main() -> int:
         parser.error("--passes takes counts from 1 to 16")
     if any(not TICKS_PER_S <= load <= 1_000_000 for load in options.loads):
         parser.error(f"--loads takes decisions/s from {TICKS_PER_S} to 1,000,000")
+    revisions = [name.strip() for name in options.revisions.split(",") if name.strip()] or ["."]
+    trees = {revision: revision_tree(revision) for revision in dict.fromkeys(revisions) if revision != "."}
     consumers = [name.strip() for name in options.consumers.split(",") if name.strip()]
     if not consumers or any(name not in ("direct", "celery") for name in consumers):
         parser.error("--consumers takes direct and/or celery")
     setup = machine()
     began = time.monotonic()
-    measured = [measure(url, models, n, forms, options, duration, warmup, consumer, p)
-                for models in model_sets for n in threads for consumer in consumers for p in passes]
+    measured = [measure(url, models, n, forms, options, duration, warmup, consumer, p, revision, trees.get(revision))
+                for models in model_sets for n in threads for consumer in consumers for p in passes
+                for revision in revisions]
 
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
@@ -401,22 +411,23 @@ def main() -> int:
           f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
           f"6 archetypes; producers, worker and the broker share the cores; total wall time "
           f"{time.monotonic() - began:.0f} s\n")
-    for m in measured[::len(threads) * len(consumers) * len(passes)]:
+    for m in measured[::len(threads) * len(consumers) * len(passes) * len(revisions)]:
         print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
               + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
-    print("\n| models | onnxruntime threads | consumer | passes | form | offered | achieved decisions/s | p50 ms | "
-          "p99 ms | messages | missing replies | errors | skipped ticks | levels | worker cores |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| revision | models | onnxruntime threads | consumer | passes | form | offered | achieved decisions/s | "
+          "p50 ms | p99 ms | messages | missing replies | errors | skipped ticks | levels | worker cores |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in measured:
         for form, name, r in m["results"]:
             levels = " ".join(f"L{level}:{count}" for level, count in r["levels"].items()) or "-"
-            print(f"| {m['models']} | {m['threads']} | {m['consumer']} | {m['passes']} | {form} | {name} | "
+            print(f"| {m['revision']} | {m['models']} | {m['threads']} | {m['consumer']} | {m['passes']} | {form} | "
+                  f"{name} | "
                   f"{r['decisions_s']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                   f"{r['messages']} | {r['missing']} | {r['errors']} | {r['skipped']} | {levels} | "
                   f"{r['worker_cores']:.2f} |")
     for m in measured:
-        print(f"\n{m['models']}, {m['threads']} intra-op thread(s), {m['consumer']} consumer, {m['passes']} "
-              "pass(es) at once: raw onnxruntime, same "
+        print(f"\nrevision {m['revision']}, {m['models']}, {m['threads']} intra-op thread(s), {m['consumer']} "
+              f"consumer, {m['passes']} pass(es) at once: raw onnxruntime, same "
               "models, same threads, one "
               "process, one run per archetype "
               f"per message: {m['raw_saturation']:,.0f} decisions/s at {options.saturation_monsters} monsters per "
@@ -431,17 +442,32 @@ def main() -> int:
     return 0
 
 
+def revision_tree(revision: str) -> Path:
+    """A git revision's tree in a temporary folder (`git archive`), for a worker to run."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", revision], cwd=root, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-decisions-{commit}-"))
+    archive = subprocess.run(["git", "archive", commit], cwd=root, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def measure(url: str, models: str, threads: int, forms: list[str], options: argparse.Namespace, duration: float,
-            warmup: float, consumer: str = "direct", passes: int = 2) -> dict:
+            warmup: float, consumer: str = "direct", passes: int = 2, revision: str = ".",
+            code: Path | None = None) -> dict:
     """Every load of every form against one fresh worker serving the model set with `threads` onnxruntime
-    intra-op threads, taking its messages with `consumer` and running up to `passes` engine passes at once,
-    then raw onnxruntime with as many intra-op threads."""
+    intra-op threads, taking its messages with `consumer` and running up to `passes` engine passes at once
+    (the code of `revision`, in `code`, or this checkout), then raw onnxruntime with as many intra-op
+    threads."""
     tmp = prepare("bench-decisions-", models)
     redis.Redis.from_url(url).delete(client.QUEUE)
     worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads),
                                                              AIWORLD_GPU_CONSUMER=consumer,
                                                              AIWORLD_ENGINE_PASSES=str(passes)), pool="threads",
-                          concurrency=options.threads)
+                          concurrency=options.threads, code=code)
     try:
         base_rss, memory = memory_per_archetype(url, worker.pid)
         results = []
@@ -464,7 +490,8 @@ def measure(url: str, models: str, threads: int, forms: list[str], options: argp
     finally:
         worker.stop()
     raw_seconds = 2.0 if options.quick else 5.0
-    return {"models": models, "threads": threads, "consumer": consumer, "passes": passes, "specs": level3_specs(),
+    return {"models": models, "threads": threads, "consumer": consumer, "passes": passes, "revision": revision,
+            "specs": level3_specs(),
             "results": results,
             "base_rss": base_rss,
             "memory": memory, "worker_rss": worker_rss,

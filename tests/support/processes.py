@@ -33,11 +33,12 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
 
 
 class Proc:
-    def __init__(self, name: str, argv: list[str], log_path: Path, environ: dict[str, str]):
+    def __init__(self, name: str, argv: list[str], log_path: Path, environ: dict[str, str],
+                 cwd: Path | None = None):
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.popen = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=environ, stdout=self._log,
+        self.popen = subprocess.Popen(argv, cwd=cwd or PROJECT_ROOT, env=environ, stdout=self._log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -89,15 +90,16 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
 
 
 def start_worker(tmp_path: Path, queues: str, environ: dict[str, str], *, pool: str = "solo",
-                 concurrency: int = 1, ready_timeout: float = 60.0) -> Proc:
-    """A real `celery worker` subprocess, returned once it answers a ping."""
+                 concurrency: int = 1, ready_timeout: float = 60.0, code: Path | None = None) -> Proc:
+    """A real `celery worker` subprocess, returned once it answers a ping. `code`: run another copy of the
+    project (an earlier revision, for benchmarks) instead of this checkout."""
     from aiworld.celery import app
 
     node = f"{queues.replace(',', '-')}-{uuid.uuid4().hex[:6]}@test"
     argv = [sys.executable, "-m", "celery", "-A", "aiworld", "worker", "-Q", queues, "-P", pool,
             "-c", str(concurrency), "-n", node, "--include", "tests.support.tasks", "-l", "INFO",
             "--without-mingle", "--without-gossip"]
-    proc = Proc(node, argv, tmp_path / f"{node}.log", environ)
+    proc = Proc(node, argv, tmp_path / f"{node}.log", environ, cwd=code)
     try:
         wait_for(lambda: not proc.alive() or app.control.ping(destination=[node], timeout=0.5),
                  ready_timeout, interval=0.3, what=f"worker {node} ready")
