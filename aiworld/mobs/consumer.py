@@ -79,7 +79,7 @@ class BadMessage(Exception):
 
 
 def _json(text: bytes | str) -> object:
-    """orjson (a quarter of the worker's GIL time went to the standard library's JSON parser at saturation,
+    """orjson (the standard library's JSON parser held the GIL a fifth of the worker's time at saturation,
     docs/benchmarks.md); what orjson refuses and the standard parser takes (NaN, Infinity, integers beyond
     64 bits) is parsed as before, so validation still answers such a request with its own error."""
     try:

@@ -89,7 +89,7 @@ class Engine:
         self._temporal_paths: set[str] = set()  # loaded models that read the L1 history
         self._skipped: dict[int, str] = {}
         self._lock = threading.Lock()  # the sessions
-        self._state = threading.RLock()  # the controller, L1 and the statistics (a transition may re-enter)
+        self._state = threading.Lock()  # the controller, L1 and the statistics, shared by concurrent passes
         self.stats = EngineStats()
         self.generation = 0
         self.models: dict[str, list[ModelSpec]] = {}

@@ -228,7 +228,7 @@ def test_two_passes_run_at_once_and_what_queues_behind_them_is_merged():
                 self.inside += 1
                 self.calls += 1
                 self.most = max(self.most, self.inside)
-            self.gate.wait(5)
+            self.gate.wait(20)
             with self.lock:
                 self.inside -= 1
             return [[b] for b in batches]
@@ -236,17 +236,17 @@ def test_two_passes_run_at_once_and_what_queues_behind_them_is_merged():
     engine = Gated()
     batcher = Batcher(engine, passes=2)
     with ThreadPoolExecutor(5) as pool:
-        leaders = [pool.submit(batcher.decide, f"lead{i}", 10) for i in range(2)]
+        leaders = [pool.submit(batcher.decide, f"lead{i}", 30) for i in range(2)]
         deadline = time.monotonic() + 5
         while engine.inside < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
         assert engine.inside == 2  # a second pass started while the first was still running
-        rest = [pool.submit(batcher.decide, f"queued{i}", 10) for i in range(3)]
+        rest = [pool.submit(batcher.decide, f"queued{i}", 30) for i in range(3)]
         while batcher._queue.qsize() < 3 and time.monotonic() < deadline:
             time.sleep(0.005)
         assert batcher._queue.qsize() == 3  # both leads taken: these wait for a leader
         engine.gate.set()
-        answers = [f.result(10) for f in leaders + rest]
+        answers = [f.result(30) for f in leaders + rest]
     assert answers == [["lead0"], ["lead1"], ["queued0"], ["queued1"], ["queued2"]]
     assert engine.most == 2 and engine.calls == 3 and batcher.merged_passes == 1
 
