@@ -47,10 +47,12 @@ Loopback only (the launcher's embedded Valkey); bounded in time; stops by itself
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import os
 import platform
 import shlex
+import shutil
 import sys
 import tempfile
 import threading
@@ -396,6 +398,8 @@ def main() -> int:
         parser.error(f"--loads takes decisions/s from {TICKS_PER_S} to 1,000,000")
     revisions = [name.strip() for name in options.revisions.split(",") if name.strip()] or ["."]
     trees = {revision: revision_tree(revision) for revision in dict.fromkeys(revisions) if revision != "."}
+    for tree in trees.values():  # the extracted trees (models included) go when the benchmark ends
+        atexit.register(shutil.rmtree, tree, ignore_errors=True)
     consumers = [name.strip() for name in options.consumers.split(",") if name.strip()]
     if not consumers or any(name not in ("direct", "celery") for name in consumers):
         parser.error("--consumers takes direct and/or celery")
