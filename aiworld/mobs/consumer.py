@@ -101,12 +101,12 @@ def parse(raw: bytes, *, hostname: str, app, on_ack, on_reject, accept: set[str]
         elif encoding is not None:
             raise BadMessage(f"unknown body_encoding {encoding!r}")
         accept = accept or prepare_accept_content(app.conf.accept_content)
-        content_type = envelope.get("content-type")
+        content_type, content_encoding = envelope.get("content-type"), envelope.get("content-encoding")
         message = Message(body=body, delivery_tag=properties.get("delivery_tag"),
-                          content_type=content_type, content_encoding=envelope.get("content-encoding"),
+                          content_type=content_type, content_encoding=content_encoding,
                           headers=headers, properties=properties, delivery_info=properties.get("delivery_info"),
                           postencode="utf-8", accept=accept)
-        utf8 = (envelope.get("content-encoding") or "utf-8").lower() in ("utf-8", "utf8")
+        utf8 = (content_encoding or "utf-8").lower() in ("utf-8", "utf8")
         if content_type == "application/json" and content_type in accept and utf8 and body:
             message._decoded_cache = _json(body)  # what kombu's json loads would give, faster
         task = app.tasks.get(headers["task"])

@@ -35,7 +35,7 @@ from aiworld.mobs.caches import LocalCache, WorkingMemory, quantized_keys
 from aiworld.mobs.devices import Devices
 from aiworld.mobs.fallback import LEVEL_NAMES, FallbackController, FallbackPolicy, Transition
 from aiworld.mobs.payload import Batch
-from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, MODEL_OUTPUTS, Action, output_actions
+from aiworld.mobs.state import ARCHETYPES, MODEL_OUTPUTS, Action, output_actions
 from aiworld.services.registry import ModelSpec, ServingSnapshot
 
 log = logging.getLogger("aiworld.mobs.engine")
@@ -195,18 +195,19 @@ class Engine:
         result = RunResult(actions, confidence, levels, labels)
         providers = self.devices.providers(level)
         plan = []  # (archetype index, its models, why they cannot load or None)
+        reads_history = False  # a model of this pass reads L1 (even if a reload just dropped it from the set)
         for a in np.unique(archetype_ids).tolist():
             specs = self._specs_for(ARCHETYPES[a], level)
             if specs:
                 try:  # loaded before L1 is consulted: a pass that loads the first temporal model records too
                     for spec in specs:
-                        self.session(spec, providers)
+                        reads_history |= len(self.session(spec, providers).get_inputs()[0].shape) == 3
                     plan.append((a, specs, None))
                 except Exception as exc:
                     plan.append((a, specs, exc))
         # L1 is kept only while a temporal model is loaded: it costs a dict update per monster
         history = None
-        if self._temporal_paths:
+        if reads_history or self._temporal_paths:
             with self._state:
                 history = self.memory.record(mob_ids, states)
         for a, specs, load_error in plan:
@@ -270,11 +271,7 @@ class Engine:
             inp = session.get_inputs()[0]
             temporal = len(inp.shape) == 3
             if temporal and window is None:
-                if history is None:  # L1 was off when the pass began (a reload raced it): zero-padded, as L1 starts
-                    window = np.zeros((len(states), HISTORY_LENGTH, states.shape[1]), np.float32)
-                    window[:, -1] = states
-                else:
-                    window = history.take(rows)
+                window = history.take(rows)  # run() records L1 whenever a model of the pass reads it
             x = window if temporal else states
             probs = None
             if self.l3 is not None and not temporal:
@@ -411,7 +408,6 @@ class Batcher:
             raise ValueError("passes must be at least 1")
         self.engine = engine
         self.max_rows = max_rows
-        self.passes = passes
         self._queue: SimpleQueue[tuple[Batch, Future]] = SimpleQueue()
         self._leader = threading.BoundedSemaphore(passes)
         self.merged_passes = 0
