@@ -18,10 +18,14 @@ Delivery, as kombu's ack emulation guarantees it, with one command instead of th
   the queue's consumers hash. Every live consumer sweeps: the taken lists of a consumer whose key expired go back to the
   front of their priority's list, so another worker answers a killed worker's batch within about
   ALIVE_TTL_S + HEARTBEAT_S. A duplicate answer is harmless: answers carry request ids.
+- A message that kills every worker that takes it (a crash in native code, the kernel's OOM killer) would go
+  round the farm for ever: each death is counted per message (one sweeper per dead consumer, so once), and
+  after MAX_DEATHS the message is dead-lettered and its failure stored instead of being put back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -47,6 +51,9 @@ ALIVE_TTL_S = 10.0
 HEARTBEAT_S = 2.0
 BLOCK_S = 0.2  # the wait on priority 0; the other priorities are looked at before each wait
 RETRY_S = 1.0  # after a broker error
+MAX_DEATHS = 3  # a message whose holder died this many times is dead-lettered instead of put back
+DEATHS_TTL_S = 3600  # how long a message's death count is remembered
+SWEEP_LOCK_MS = 30_000  # one sweeper per dead consumer at a time (each death counted once)
 
 # The four priority lists in kombu's order (0 first), then the thread's taken list.
 _TAKE = """
@@ -72,6 +79,16 @@ def alive_key(queue: str, consumer: str) -> str:
 
 def taken_key(queue: str, consumer: str, thread: int) -> str:
     return f"aiworld:direct:{queue}:taken:{consumer}:{thread}"
+
+
+def sweeping_key(queue: str, consumer: str) -> str:
+    return f"aiworld:direct:{queue}:sweeping:{consumer}"
+
+
+def deaths_key(queue: str, raw: bytes) -> str:
+    """Keyed by the message's bytes (a put-back message keeps them), not by its task id, which a map server
+    might reuse."""
+    return f"aiworld:direct:{queue}:deaths:{hashlib.blake2b(raw, digest_size=16).hexdigest()}"
 
 
 class BadMessage(Exception):
@@ -232,25 +249,30 @@ class DirectConsumer:
                     log.warning("could not acknowledge %s: %s", request.id, exc)
 
     def _bad_message(self, raw: bytes, why: str) -> None:
-        """Logged, kept as a dead letter for GMs and, when the message has a task id, stored as that task's
-        failure where a map server reads results (celery-task-meta-<id>)."""
+        log.error("direct consumer %s: bad message on %s dropped: %s", self.id, self.queue, why)
+        self._dead_letter(raw, "bad_message", why)
+
+    def _dead_letter(self, raw: bytes, code: str, why: str) -> bool:
+        """Kept as a dead letter for GMs and, when the message has a task id, stored as that task's failure
+        where a map server reads results (celery-task-meta-<id>). False when the dead letter could not be
+        recorded (the database down)."""
         from aiworld.errors import PayloadError
         from aiworld.services.dead_letters import record_dead_letter
 
-        log.error("direct consumer %s: bad message on %s dropped: %s", self.id, self.queue, why)
         text = raw.decode("utf-8", "replace")
         try:
             headers = json.loads(text).get("headers") or {}
             task_id, task_name = str(headers.get("id") or ""), str(headers.get("task") or "")
         except Exception:  # not JSON, or not an object
             task_id, task_name = "", ""
-        record_dead_letter(task_name=task_name[:200], task_id=task_id[:200], queue=self.queue,
-                           error_code="bad_message", error_message=why[:2000], payload=text)
+        letter = record_dead_letter(task_name=task_name[:200], task_id=task_id[:200], queue=self.queue,
+                                    error_code=code, error_message=why[:2000], payload=text)
         if task_id:
             try:
-                self.app.backend.mark_as_failure(task_id, PayloadError("bad_message", why))
+                self.app.backend.mark_as_failure(task_id, PayloadError(code, why))
             except Exception as exc:  # the result backend down must not stop the consumer
                 log.warning("failure of %s not stored: %s", task_id, exc)
+        return letter is not None
 
     # -- liveness and the sweep --------------------------------------------------------------------
     def _beat(self) -> None:
@@ -274,20 +296,47 @@ class DirectConsumer:
             consumer = consumer.decode()
             if consumer == self.id or self.client.exists(alive_key(self.queue, consumer)):
                 continue
-            threads = int(threads)
-            moved += self.sweep(consumer, threads)
-            if not any(self.client.exists(taken_key(self.queue, consumer, i)) for i in range(threads)):
-                self.client.hdel(consumers_key(self.queue), consumer)
+            lock = sweeping_key(self.queue, consumer)
+            if not self.client.set(lock, self.id, nx=True, px=SWEEP_LOCK_MS):
+                continue  # another worker is sweeping it
+            try:
+                threads = int(threads)
+                moved += self.sweep(consumer, threads, died=True)
+                if not any(self.client.exists(taken_key(self.queue, consumer, i)) for i in range(threads)):
+                    self.client.hdel(consumers_key(self.queue), consumer)
+            finally:
+                self.client.delete(lock)
         return moved
 
-    def sweep(self, consumer: str, threads: int | None = None) -> int:
+    def sweep(self, consumer: str, threads: int | None = None, *, died: bool = False) -> int:
+        """Put back what `consumer` holds; returns how many messages. died: it is gone without finishing them,
+        so each message's death count goes up, and one at MAX_DEATHS is dead-lettered instead."""
         moved = 0
         for i in range(self.threads if threads is None else threads):
-            while self._put_back(taken_key(self.queue, consumer, i)):
-                moved += 1
+            taken = taken_key(self.queue, consumer, i)
+            while (raw := self.client.lindex(taken, -1)) is not None:
+                if died and self._count_death(raw) >= MAX_DEATHS:
+                    if not self._give_up(raw, consumer):
+                        break  # not recorded: it stays taken, and the next sweep tries again
+                    self.client.lrem(taken, -1, raw)
+                elif self._put_back(taken):
+                    moved += 1
         if moved:
             log.warning("direct consumer %s put back %s message(s) taken by %s", self.id, moved, consumer)
         return moved
+
+    def _count_death(self, raw: bytes) -> int:
+        key = deaths_key(self.queue, raw)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, DEATHS_TTL_S)
+        return int(pipe.execute()[0])
+
+    def _give_up(self, raw: bytes, consumer: str) -> bool:
+        why = (f"{MAX_DEATHS} workers died while running this message (the last: {consumer}); it is not delivered "
+               "again. Look for a crash or the OOM killer in the gpu workers' logs")
+        log.error("direct consumer %s: message on %s dead-lettered: %s", self.id, self.queue, why)
+        return self._dead_letter(raw, "worker_died", why)
 
     def _put_back(self, taken: str) -> bool:
         """Move the oldest message of a taken list to the front of its priority's list (to be served next)."""

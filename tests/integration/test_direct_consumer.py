@@ -105,6 +105,68 @@ def test_a_bad_message_is_dead_lettered_its_failure_stored_and_dropped_and_the_c
     assert stored["status"] == "FAILURE" and "aiworld.no_such_task" in str(stored["result"]["exc_message"])
 
 
+def _die_holding(broker, queue: str, raw: bytes, death: int) -> None:
+    """A consumer that took `raw` and died: listed, no liveness key, the message in its taken list."""
+    dead = f"gpu@dead{death}:{death}:cccccc"
+    broker.hset(direct.consumers_key(queue), dead, 1)
+    broker.lpush(direct.taken_key(queue, dead, 0), raw)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_holders_keep_dying_is_dead_lettered_and_not_delivered_again(broker, queue):
+    from aiworld.models import DeadLetter
+
+    sweeper = direct.DirectConsumer(app, queue, "gpu@survivor", threads=1)
+    poison = message(queue, 0, "kills its worker")
+    for death in range(1, direct.MAX_DEATHS):
+        _die_holding(broker, queue, poison, death)
+        assert sweeper.sweep_dead() == 1
+        assert broker.lrange(queue, 0, -1) == [poison]  # another worker gets another try
+        broker.delete(queue)  # ... takes it, and dies too
+    _die_holding(broker, queue, poison, direct.MAX_DEATHS)
+    assert sweeper.sweep_dead() == 0
+    assert broker.llen(queue) == 0
+    assert list(broker.scan_iter(f"aiworld:direct:{queue}:taken:*")) == []
+    assert broker.hlen(direct.consumers_key(queue)) == 0
+    letter = DeadLetter.objects.get(queue=queue)
+    task_id = json.loads(poison)["headers"]["id"]
+    assert (letter.error_code, letter.task_id, letter.task_name) == ("worker_died", task_id, "aiworld.ops.echo")
+    assert f"{direct.MAX_DEATHS} workers died" in letter.error_message
+    stored = reference_producer.read_result(broker, task_id)
+    assert stored["status"] == "FAILURE" and "workers died" in str(stored["result"]["exc_message"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_death_is_counted_once_and_nothing_is_dropped_unrecorded(broker, queue, monkeypatch):
+    from aiworld.models import DeadLetter
+
+    sweeper = direct.DirectConsumer(app, queue, "gpu@survivor", threads=1)
+    poison = message(queue, 0, "kills its worker")
+    _die_holding(broker, queue, poison, 1)
+    # another worker is sweeping that consumer: this one leaves it alone (no second count of the same death)
+    broker.set(direct.sweeping_key(queue, "gpu@dead1:1:cccccc"), "gpu@other", px=10_000)
+    assert sweeper.sweep_dead() == 0
+    assert broker.llen(direct.taken_key(queue, "gpu@dead1:1:cccccc", 0)) == 1
+    assert broker.get(direct.deaths_key(queue, poison)) is None
+    broker.delete(direct.sweeping_key(queue, "gpu@dead1:1:cccccc"))
+    assert sweeper.sweep_dead() == 1
+    assert broker.get(direct.deaths_key(queue, poison)) == b"1"
+    assert broker.ttl(direct.deaths_key(queue, poison)) > 0
+    broker.delete(queue)
+    # at the limit, with the dead letter not recorded (database down): the message stays where it is
+    broker.set(direct.deaths_key(queue, poison), direct.MAX_DEATHS - 1)
+    _die_holding(broker, queue, poison, 2)
+    monkeypatch.setattr(sweeper, "_dead_letter", lambda raw, code, why: False)
+    assert sweeper.sweep_dead() == 0
+    assert broker.lrange(direct.taken_key(queue, "gpu@dead2:2:cccccc", 0), 0, -1) == [poison]
+    assert broker.hexists(direct.consumers_key(queue), "gpu@dead2:2:cccccc")
+    assert not DeadLetter.objects.filter(queue=queue).exists()
+    monkeypatch.undo()
+    assert sweeper.sweep_dead() == 0  # the next sweep records it
+    assert DeadLetter.objects.filter(queue=queue, error_code="worker_died").count() == 1
+    assert list(broker.scan_iter(f"aiworld:direct:{queue}:taken:*")) == []
+
+
 @pytest.mark.parametrize("raw_body", [True, False], ids=["json-text-body", "base64-body"])
 def test_parse_decodes_the_body_as_kombu_does_nan_included(raw_body):
     # The consumer parses with orjson and falls back to the standard parser for what orjson refuses (NaN),
