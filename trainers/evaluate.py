@@ -183,14 +183,18 @@ def _check_actions(actions: np.ndarray, n: int) -> np.ndarray:
     return actions.astype(np.int16)
 
 
-def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int = MAX_TICKS) -> SideResult:
+def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int = MAX_TICKS,
+              hold: int = 1) -> SideResult:
     """Play every arena of `arena` to the end of its first encounter.
 
     policy None: the whole pack plays the traditional AI. Otherwise the living monsters of the archetype
-    act by the policy. An arena that finished keeps being stepped (all 255) until the last one finishes;
-    only its first outcome counts, so whether the arena idles, replays or resets a finished encounter
-    does not change the result.
+    act by the policy, every tick as served (hold 1), or every `hold` ticks with the action kept in between,
+    as the lookahead teacher plays (trainers/lookahead.py). An arena that finished keeps being stepped (all
+    255) until the last one finishes; only its first outcome counts, so whether the arena idles, replays or
+    resets a finished encounter does not change the result.
     """
+    if hold < 1:
+        raise ValueError(f"hold must be at least 1 tick, got {hold}")
     E, M = arena.archetype.shape
     controlled_at_start = arena.archetype == archetype_index
     finished = np.zeros(E, bool)
@@ -198,15 +202,19 @@ def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int
     reward = np.zeros(E, np.float64)
     memory = HistoryBuffer(E, M) if policy is not None else None
     actions = np.full((E, M), TRADITIONAL, np.int16)
-    for _ in range(max_ticks):
-        actions.fill(TRADITIONAL)
+    for tick in range(max_ticks):
+        decides = tick % hold == 0
+        if decides:
+            actions.fill(TRADITIONAL)
         controlled = (arena.archetype == archetype_index) & ~finished[:, None]
         if memory is not None:
             states = arena.observe()
             memory.push(states)
             acting = controlled & arena.alive
-            if acting.any():
+            if decides and acting.any():
                 actions[acting] = _check_actions(policy(states[acting], memory.gather(acting)), int(acting.sum()))
+            if not decides:
+                actions[~acting] = TRADITIONAL  # died or finished since the decision
         step = arena.step(actions)
         reward += np.where(controlled, step.reward, 0.0).sum(axis=1)
         ended = np.asarray(step.done, bool) & ~finished
@@ -335,7 +343,7 @@ def _has_archetype(make: ArenaFactory, name: str, archetype_index: int, seed: in
 
 def _paired(policy: Policy, opponent: Policy | None, archetype: str, scenarios: list[str], encounters: int,
             seed: int, num_arenas: int, progress: bool, make: ArenaFactory | None,
-            opponent_label: str) -> EvalReport:
+            opponent_label: str, hold: int = 1) -> EvalReport:
     if archetype not in ARCHETYPES:
         raise ValueError(f"unknown archetype {archetype!r}; expected one of {ARCHETYPES}")
     if encounters < 1 or num_arenas < 1:
@@ -363,8 +371,8 @@ def _paired(policy: Policy, opponent: Policy | None, archetype: str, scenarios: 
     for i, name, b, size in tqdm(plan, desc=f"eval {archetype}", unit="batch", disable=not progress):
         batch_seed = _batch_seed(seed, i, b)
         # two fresh arenas from the same seed: both sides start bit-identical
-        ml = play_side(make(name, size, batch_seed), policy, index)
-        other = play_side(make(name, size, batch_seed), opponent, index)
+        ml = play_side(make(name, size, batch_seed), policy, index, hold=hold)
+        other = play_side(make(name, size, batch_seed), opponent, index, hold=hold)
         # a pair without a monster of the archetype compares the opponent with itself: not evidence
         keep = ml.controlled > 0
         if not keep.all():
@@ -394,16 +402,17 @@ def _scenario_list(scenarios: Iterable[str] | str) -> list[str]:
 
 
 def evaluate(policy: Policy, archetype: str, scenarios: list[str], encounters: int, seed: int,
-             num_arenas: int = 256, progress: bool = True, *, arena_factory: ArenaFactory | None = None
-             ) -> EvalReport:
+             num_arenas: int = 256, progress: bool = True, *, arena_factory: ArenaFactory | None = None,
+             hold: int = 1) -> EvalReport:
     """Paired evaluation of `policy` for `archetype` against the traditional-AI pack.
 
     `encounters` pairs are split evenly over the scenarios that hold a monster of the archetype (the
     others are skipped with a warning and listed in the report). Same arguments, same report (but
-    `seconds`). arena_factory(name, num_arenas, seed) replaces trainers.arena.VecArena (tests).
+    `seconds`). arena_factory(name, num_arenas, seed) replaces trainers.arena.VecArena (tests). hold: the
+    policy decides every `hold` ticks (play_side).
     """
     return _paired(policy, None, archetype, _scenario_list(scenarios), encounters, seed, num_arenas, progress,
-                   arena_factory, "traditional")
+                   arena_factory, "traditional", hold)
 
 
 def _rename(value: Any, ml: str, opponent: str) -> Any:
@@ -466,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-arenas", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--hold", type=int, default=1, help="decide every HOLD ticks, keeping the action between")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
     scenarios = args.scenarios
@@ -474,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
 
         scenarios = scenario_names(split=args.split)
     report = evaluate(onnx_policy(args.onnx, args.threads), args.archetype, scenarios, args.encounters, args.seed,
-                      args.num_arenas)
+                      args.num_arenas, hold=args.hold)
     text = json.dumps(report.to_dict(), indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -80,3 +80,41 @@ def test_archetype_missing_everywhere_raises(scenario):
         pytest.skip(f"{scenario} holds every archetype")
     with pytest.raises(ValueError):
         evaluate(constant_policy(1), missing, [scenario], 4, seed=0, num_arenas=4, progress=False)
+
+
+def test_a_held_decision_is_asked_every_hold_ticks_and_kept_in_between(scenario):
+    from aiworld.mobs.state import ARCHETYPES
+
+    aggressive = ARCHETYPES.index("aggressive")
+    calls: list[int] = []
+    played: list[list[tuple[np.ndarray, np.ndarray]]] = []  # per arena made: (actions, acting) per tick
+
+    def policy(states, histories):
+        calls.append(len(states))
+        return np.full(len(states), len(calls) % 10, np.int64)  # another action at each decision
+
+    def factory(name, n, seed):
+        a = arena.VecArena(arena.load_scenario(name), n, seed=seed, auto_reset=False)
+        ticks: list[tuple[np.ndarray, np.ndarray]] = []
+        played.append(ticks)
+        step = a.step
+
+        def recording(actions):
+            ticks.append((actions.copy(), (a.archetype == aggressive) & a.alive & ~a.finished[:, None]))
+            return step(actions)
+
+        a.step = recording
+        return a
+
+    evaluate(policy, "aggressive", [scenario], 2, seed=5, num_arenas=2, progress=False, arena_factory=factory,
+             hold=3)
+    ml = played[1]  # played[0] is the probe, played[2] the traditional side
+    assert len(calls) == sum(1 for t, (_, acting) in enumerate(ml) if t % 3 == 0 and acting.any())
+    assert len(calls) > 2
+    for t, (actions, acting) in enumerate(ml):
+        decided = ml[t - t % 3][0]
+        assert np.array_equal(actions[acting], decided[acting]), t  # kept until the next decision
+        assert (actions[~acting] == 255).all()
+    assert (np.stack([a for a, _ in played[2]]) == 255).all()
+    with pytest.raises(ValueError, match="hold"):
+        evaluate(policy, "aggressive", [scenario], 2, seed=5, num_arenas=2, progress=False, hold=0)
