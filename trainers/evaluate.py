@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--onnx", type=Path, required=True, help="served ONNX model (state or history input)")
     parser.add_argument("--archetype", required=True, choices=ARCHETYPES)
-    parser.add_argument("--scenarios", nargs="*", help="scenario names (default: every train scenario)")
+    parser.add_argument("--scenarios", nargs="*", help="scenario names (default: the split's with the archetype)")
     parser.add_argument("--split", default="train", choices=("train", "heldout"))
     parser.add_argument("--encounters", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
@@ -479,10 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args(argv)
     scenarios = args.scenarios
-    if not scenarios:
-        from trainers.arena import scenario_names
+    if not scenarios:  # as the pipeline lists them, so that a seed gives the pipeline's encounters
+        from trainers.pipeline import scenarios_with
 
-        scenarios = scenario_names(split=args.split)
+        scenarios = scenarios_with(args.archetype, args.split)
     report = evaluate(onnx_policy(args.onnx, args.threads), args.archetype, scenarios, args.encounters, args.seed,
                       args.num_arenas, hold=args.hold)
     text = json.dumps(report.to_dict(), indent=2)
