@@ -13,7 +13,7 @@
         --revisions bf40260,.,bf40260,.
 
 Against one real gpu worker subprocess (threads pool, 2 threads, as the Procfile runs it), with the GM's
-forced level set to 3 so that a GPU host measures the same path, serving each model set of --models in turn
+forced level set to 3 (--level) so that a GPU host measures the same path, serving each model set of --models in turn
 each onnxruntime intra-op thread count of --ort-threads (AIWORLD_ORT_THREADS), each way of taking the
 messages of --consumers (AIWORLD_GPU_CONSUMER: direct, aiworld/mobs/consumer.py, or celery, kombu's) and each
 count of engine passes at once of --passes (AIWORLD_ENGINE_PASSES) and each code revision of --revisions (".": this
@@ -298,11 +298,11 @@ MODEL_SETS = {"small": "INT8 64-64-64-10 MLPs, untrained",
                           "active instead (INT8 where it passed parity, else FP32)"}
 
 
-def prepare(prefix: str, models: str = "small") -> Path:
+def prepare(prefix: str, models: str = "small", level: int = 3) -> Path:
     """Migrate, register and activate a model set for every archetype (`small`: INT8 MLPs written to a fresh
     temporary folder, which is returned; `shipped`: models/shipped, as a fresh install loads them; `teachers`:
-    the same with each distilled version's teacher active instead), and force fallback level 3 (CPU INT8 even
-    where a GPU exists): the set-up every decisions benchmark shares."""
+    the same with each distilled version's teacher active instead), and force a fallback level (3, CPU INT8,
+    even where a GPU exists; 1 or 2 on a GPU host): the set-up every decisions benchmark shares."""
     from aiworld.models import ModelVersion
     from aiworld.services import shipped_models
 
@@ -318,7 +318,7 @@ def prepare(prefix: str, models: str = "small") -> Path:
                 registry.activate(archetype, "fused", int(teacher["version"]))
     else:
         install_models(tmp / "models", ARCHETYPES)
-    registry.set_policy(forced_level=3)
+    registry.set_policy(forced_level=level)
     return tmp
 
 
@@ -364,6 +364,10 @@ def main() -> int:
     parser.add_argument("--revisions", default=".",
                         help="code the worker runs, in order: '.' this checkout, or a git revision (its tree; the "
                              "same database schema is assumed); a fresh worker each; default .")
+    parser.add_argument("--level", type=int, choices=(1, 2, 3), default=3,
+                        help="the fallback level forced (default 3, CPU INT8; 1 and 2 need a GPU host, and a level "
+                             "that cannot run there hands over to the next: the levels column shows what answered; "
+                             "the raw onnxruntime comparison stays on the CPU provider)")
     parser.add_argument("--loads", default=",".join(str(load) for load in LOADS),
                         help="offered loads in decisions/s, in order (default 1000,10000,50000,100000); "
                              "saturation is always measured")
@@ -412,9 +416,9 @@ def main() -> int:
     print(f"\ncommand: python -m aiworld.launcher exec --fresh -- python {shlex.join(sys.argv)}")
     print(f"machine: {setup}")
     print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {duration:g} s measured per load after "
-          f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), forced level 3, "
-          f"6 archetypes; producers, worker and the broker share the cores; total wall time "
-          f"{time.monotonic() - began:.0f} s\n")
+          f"{warmup:g} s warm-up; one gpu worker (threads pool, {options.threads} threads), "
+          f"forced level {options.level}, 6 archetypes; producers, worker and the broker share the cores; "
+          f"total wall time {time.monotonic() - began:.0f} s\n")
     for m in measured[::len(threads) * len(consumers) * len(passes) * len(revisions)]:
         print(f"models: {m['models']} ({MODEL_SETS[m['models']]}): "
               + ", ".join(f"{spec.archetype} {spec.model_type}:{spec.version}/{spec.precision}" for spec in m["specs"]))
@@ -466,7 +470,7 @@ def measure(url: str, models: str, threads: int, forms: list[str], options: argp
     intra-op threads, taking its messages with `consumer` and running up to `passes` engine passes at once
     (the code of `revision`, in `code`, or this checkout), then raw onnxruntime with as many intra-op
     threads."""
-    tmp = prepare("bench-decisions-", models)
+    tmp = prepare("bench-decisions-", models, options.level)
     redis.Redis.from_url(url).delete(client.QUEUE)
     worker = start_worker(tmp, "gpu", subprocess_env(**WORKER_ENV, AIWORLD_ORT_THREADS=str(threads),
                                                              AIWORLD_GPU_CONSUMER=consumer,
