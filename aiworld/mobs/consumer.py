@@ -319,7 +319,7 @@ class DirectConsumer:
                     if not self._give_up(raw, consumer):
                         break  # not recorded: it stays taken, and the next sweep tries again
                     self.client.lrem(taken, -1, raw)
-                elif self._put_back(taken):
+                elif self._put_back(taken, raw):
                     moved += 1
         if moved:
             log.warning("direct consumer %s put back %s message(s) taken by %s", self.id, moved, consumer)
@@ -338,9 +338,10 @@ class DirectConsumer:
         log.error("direct consumer %s: message on %s dead-lettered: %s", self.id, self.queue, why)
         return self._dead_letter(raw, "worker_died", why)
 
-    def _put_back(self, taken: str) -> bool:
-        """Move the oldest message of a taken list to the front of its priority's list (to be served next)."""
-        raw = self.client.lindex(taken, -1)
+    def _put_back(self, taken: str, raw: bytes | None = None) -> bool:
+        """Move the oldest message of a taken list (`raw`, when the caller has read it) to the front of its
+        priority's list (to be served next)."""
+        raw = self.client.lindex(taken, -1) if raw is None else raw
         if raw is None:
             return False
         try:
