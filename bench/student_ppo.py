@@ -229,6 +229,8 @@ def main() -> int:
     started = time.perf_counter()
     recent: list[float] = []
     for iteration in tqdm(range(1, options.iterations + 1), desc=f"{options.archetype} ppo", unit="it"):
+        # float16 as the distillation's data: the update reads the histories rounded (within 0.00025) where
+        # the rollout read them exact, so the first epoch's ratios are not exactly 1
         obs = np.zeros((T, S, HISTORY_LENGTH, STATE_SIZE), np.float16)
         acting = np.zeros((T, S), bool)
         actions = np.zeros((T, S), np.int64)
