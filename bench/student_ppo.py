@@ -45,6 +45,8 @@ from tqdm import tqdm
 
 from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, STATE_SIZE, output_actions
 from trainers.arena import VecArena, load_scenario
+from trainers.common import mlp
+from trainers.distill import TRADITIONAL
 from trainers.evaluate import HistoryBuffer, evaluate
 from trainers.networks import DistilledMLP
 from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, scenarios_with, torch_policy
@@ -70,8 +72,7 @@ def student_from_onnx(path: Path) -> DistilledMLP:
 
 
 def critic(hidden: int = 256) -> nn.Module:
-    return nn.Sequential(nn.Flatten(1), nn.Linear(HISTORY_LENGTH * STATE_SIZE, hidden), nn.ReLU(),
-                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    return nn.Sequential(nn.Flatten(1), mlp(HISTORY_LENGTH * STATE_SIZE, (hidden, hidden), 1))
 
 
 class Games:
@@ -85,16 +86,14 @@ class Games:
             controlled = np.asarray(arena.archetype[0]) == index
             memory = HistoryBuffer(arena.E, arena.M)
             memory.push(arena.observe())
-            self.groups.append((arena, controlled, memory))
+            self.groups.append((arena, controlled, np.broadcast_to(controlled, (arena.E, arena.M)), memory))
         # one slot per (group, arena, controlled monster), in this order everywhere
-        self.slots = sum(a.E * int(c.sum()) for a, c, _ in self.groups)
+        self.slots = sum(int(mask.sum()) for _, _, mask, _ in self.groups)
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
         """Histories float32[slots, 10, 64] and whether each slot's monster is alive (it acts)."""
         histories, alive = [], []
-        for arena, controlled, memory in self.groups:
-            mask = np.zeros((arena.E, arena.M), bool)
-            mask[:, controlled] = True
+        for arena, _, mask, memory in self.groups:
             histories.append(memory.gather(mask))
             alive.append(arena.alive[mask])
         return np.concatenate(histories), np.concatenate(alive)
@@ -103,12 +102,12 @@ class Games:
         """Play one tick with the slots' outputs (0..10; dead slots are ignored). Returns each slot's reward
         (the score change of its arena), whether its encounter ended, and the final scores of ended ones."""
         rewards, dones, finals, start = [], [], [], 0
-        for arena, controlled, memory in self.groups:
+        for arena, controlled, _, memory in self.groups:
             k = int(controlled.sum())
             mine = outputs[start:start + arena.E * k].reshape(arena.E, k)
             start += arena.E * k
-            actions = np.full((arena.E, arena.M), 255, np.int16)
-            actions[:, controlled] = np.where(arena.alive[:, controlled], output_actions(mine), 255)
+            actions = np.full((arena.E, arena.M), TRADITIONAL, np.int16)
+            actions[:, controlled] = np.where(arena.alive[:, controlled], output_actions(mine), TRADITIONAL)
             before = arena.score_prev.copy()
             result = arena.step(actions)
             delta = result.outcome["score"] - before  # auto_reset: the final score on the tick it ends
