@@ -127,13 +127,13 @@ class HistoryBuffer:
     Resetting an arena zeroes its rows; a zero row reads the same wherever the ring position is.
     """
 
-    def __init__(self, num_arenas: int, num_monsters: int, length: int = HISTORY_LENGTH):
+    def __init__(self, num_arenas: int, num_monsters: int, length: int = HISTORY_LENGTH, width: int = STATE_SIZE):
         self.length = length
-        self._ring = np.zeros((num_arenas, num_monsters, length, STATE_SIZE), np.float32)
+        self._ring = np.zeros((num_arenas, num_monsters, length, width), np.float32)
         self._last = length - 1  # slot of the newest state
 
     def push(self, states: np.ndarray) -> None:
-        """Append float32[E, M, 64], one state per (arena, monster)."""
+        """Append float32[E, M, width], one state per (arena, monster)."""
         self._last = (self._last + 1) % self.length
         self._ring[:, :, self._last] = states
 
@@ -145,11 +145,11 @@ class HistoryBuffer:
         return (self._last + 1 + np.arange(self.length)) % self.length
 
     def gather(self, mask: np.ndarray) -> np.ndarray:
-        """float32[N, 10, 64] for the (arena, monster) pairs where mask (bool[E, M]) is set, row-major."""
+        """float32[N, 10, width] for the (arena, monster) pairs where mask (bool[E, M]) is set, row-major."""
         return self._ring[mask][:, self._order()]
 
     def histories(self) -> np.ndarray:
-        """float32[E, M, 10, 64], oldest first."""
+        """float32[E, M, 10, width], oldest first."""
         return self._ring[:, :, self._order()]
 
 
@@ -200,7 +200,7 @@ def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int
     finished = np.zeros(E, bool)
     out = {key: np.zeros(E, np.float64) for key in ("score", "party_damage", "pack_hp", "winner", "steps")}
     reward = np.zeros(E, np.float64)
-    memory = HistoryBuffer(E, M) if policy is not None else None
+    memory = HistoryBuffer(E, M, width=getattr(arena, "state_size", STATE_SIZE)) if policy is not None else None
     actions = np.full((E, M), TRADITIONAL, np.int16)
     for tick in range(max_ticks):
         decides = tick % hold == 0

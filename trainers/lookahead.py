@@ -125,7 +125,8 @@ Behaviour = Callable[[np.ndarray], np.ndarray]  # histories float32[n, 10, 64] -
 
 
 def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadArgs,
-            progress: bool = True, behaviour: Behaviour | None = None) -> dict[str, np.ndarray]:
+            progress: bool = True, behaviour: Behaviour | None = None,
+            arena_class: type | None = None) -> dict[str, np.ndarray]:
     """`batches` batches of `args.arenas` encounters, cycling over the scenarios; the archetype's monsters
     decide every `hold` ticks (the rest of the pack plays the traditional AI). At each decision the teacher
     values every candidate; what is played is a random candidate (share `epsilon`), else `behaviour`'s
@@ -134,9 +135,12 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
     Returns, per decision: histories float32[N, 10, 64] (the L1 working memory), values float32[N, 11],
     actions int64[N] (best_outputs), taken int64[N] (what was played: the best or a random candidate),
     hp_loss float32[N] (the monster's HP ratio lost over the next THREAT_HORIZON ticks, or to the end of
-    its encounter) and patterns int64[N] (its target's behaviour pattern, -1 none)."""
+    its encounter) and patterns int64[N] (its target's behaviour pattern, -1 none). `arena_class` replaces
+    VecArena (a subclass whose observe() returns more than the 64 values: bench/wide_inputs.py)."""
     from trainers.arena import VecArena, load_scenario
     from trainers.evaluate import HistoryBuffer
+
+    arena_class = arena_class or VecArena
 
     if not scenarios:
         raise ValueError(f"no scenario to collect {archetype} decisions in")
@@ -145,9 +149,9 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
     parts: list[dict[str, np.ndarray]] = []
     for b in tqdm(range(batches), desc=f"{archetype} lookahead", unit="batch", disable=not progress):
         name = scenarios[b % len(scenarios)]
-        arena = VecArena(load_scenario(name), args.arenas, seed=int(rng.integers(2**31)), auto_reset=False)
+        arena = arena_class(load_scenario(name), args.arenas, seed=int(rng.integers(2**31)), auto_reset=False)
         E, M = arena.archetype.shape
-        memory = HistoryBuffer(E, M)
+        memory = HistoryBuffer(E, M, width=arena.state_size)
         controlled = np.asarray(arena.archetype) == index
         played = np.full((E, M), TRADITIONAL, np.int16)
         hp: list[np.ndarray] = []

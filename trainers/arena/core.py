@@ -265,6 +265,8 @@ class VecArena:
         p = take_unit(self.pattern, np.clip(t - self.M, 0, self.P - 1))
         return np.where(has, p, -1).astype(np.int8)
 
+    state_size = STATE_SIZE  # values per monster that observe() returns (a subclass may return more)
+
     def observe(self) -> np.ndarray:
         """float32[E, M, 64]: each monster's state, exactly aiworld.mobs.state.LAYOUT."""
         return encoder.encode(self)

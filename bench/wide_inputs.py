@@ -1,0 +1,231 @@
+"""Would students imitate the search better on new maps if they saw more? A wider state (experiment)
+
+    PYTHONPATH=. python bench/wide_inputs.py collect --archetype tank --chunks 4 --seed 1 --out /tmp/w/wide
+    PYTHONPATH=. python bench/wide_inputs.py fit --archetype tank --data /tmp/w/wide/tank-*.npz --seeds 1 2 3 \
+        --out bench/results/learning/wide_inputs_tank.json
+
+The lookahead search wins 76-87 % held out; its students trail it by 12-15 points on new maps (docs/benchmarks.md,
+"The teacher against its students"). The search plays copies of the whole arena; a student sees the 64 values of
+docs/protocol.md for its last 10 ticks, which say much about its target and little about the rest of the party.
+This measures whether more of what a map server can see closes that gap, before anyone changes the protocol:
+
+- `collect`: the lookahead teacher (the pipeline's settings: two plays per candidate, 20 % random candidates)
+  plays the archetype's train scenarios in a VecArena whose observe() appends EXTRA_NAMES (below: the three
+  nearest enemies in view, where they stand, their HP, class, casting, whom they target; the target's direction;
+  how many enemies target this monster; ...) to the 64 values. Every decision keeps the wide history; its first
+  64 columns are exactly what a student sees today.
+- `fit`: the pipeline's temporal_transformer member learns the candidates' values from the same decisions twice,
+  from the 64 values and from the wide state, each with several training seeds (one training varies by up to
+  15 points held out), and each plays alone on the held-out and validation encounters of every table in
+  docs/benchmarks.md (the 64-value one in a plain arena, the wide one in the wide arena; the same seeds, so the
+  same encounters). Nothing is registered or shipped.
+
+Every extra value is something rAthena's map server knows about the units within a monster's view range (14
+cells); nothing the adventurers' players decide privately (their behaviour pattern) is included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aiworld.mobs.state import MAX_COUNT, MODEL_OUTPUTS, STATE_SIZE, VIEW_RANGE_CELLS
+from trainers.arena.core import VecArena
+from trainers.arena.gather import take_unit
+from trainers.arena.units import NUM_ARCHETYPES
+
+VIEW = VIEW_RANGE_CELLS
+NEAREST = 3
+_SLOT = ("present", "dx", "dy", "hp", "melee", "ranged", "mage", "support", "casting", "targets_me")
+EXTRA_NAMES = tuple(f"enemy{j + 1}_{f}" for j in range(NEAREST) for f in _SLOT) + (
+    "target_dx", "target_dy", "enemies_targeting_me", "visible_enemies_mean_hp", "visible_enemies_lowest_hp",
+    "allies_on_my_target", "cast_at_me")
+WIDE_SIZE = STATE_SIZE + len(EXTRA_NAMES)
+
+
+def _offset(delta: np.ndarray) -> np.ndarray:
+    """A signed cell offset as a value in [0, 1]: 0.5 is the monster's own cell, 0 and 1 are 14 cells away."""
+    return np.clip(0.5 + delta / (2 * VIEW), 0.0, 1.0)
+
+
+def extras(A: VecArena) -> np.ndarray:
+    """float32[E, M, len(EXTRA_NAMES)]: the extra values of every monster (docstring of the module)."""
+    M = A.M
+    E = A.hp.shape[0]
+    me = np.arange(M)
+    alive = A.alive_u
+    ratio = A.hp / A.max_hp
+    out = np.zeros((E, M, len(EXTRA_NAMES)), np.float32)
+    ed = A.enemy_dist[:, :M, :]  # [E, M, U]: FAR for allies and the dead
+    order = np.argsort(ed, axis=2, kind="stable")[:, :, :NEAREST]  # [E, M, 3] unit indices
+
+    def near(arr: np.ndarray) -> np.ndarray:  # arr [E, U] -> [E, M, 3] at the nearest enemies
+        return np.take_along_axis(np.broadcast_to(arr[:, None, :], ed.shape), order, axis=2)
+
+    present = np.take_along_axis(ed, order, axis=2) <= VIEW
+    slot = np.zeros((E, M, NEAREST, len(_SLOT)), np.float32)
+    slot[..., 0] = present
+    slot[..., 1] = _offset(near(A.x) - A.x[:, :M, None])
+    slot[..., 2] = _offset(near(A.y) - A.y[:, :M, None])
+    slot[..., 3] = near(ratio)
+    kind = A.kind[order]
+    for k in range(4):  # melee, ranged, mage, support adventurers (units.CLASSES order)
+        slot[..., 4 + k] = kind == NUM_ARCHETYPES + k
+    slot[..., 8] = near(A.cast_left) > 0
+    slot[..., 9] = near(A.target) == me[None, :, None]
+    slot *= present[..., None]
+    out[..., :NEAREST * len(_SLOT)] = slot.reshape(E, M, -1)
+
+    c = NEAREST * len(_SLOT)
+    target = A.target[:, :M]
+    has = (target >= 0) & alive[:, :M]
+    t = np.maximum(target, 0)
+    out[..., c] = np.where(has, _offset(take_unit(A.x, t) - A.x[:, :M]), 0.5)
+    out[..., c + 1] = np.where(has, _offset(take_unit(A.y, t) - A.y[:, :M]), 0.5)
+    enemies_alive = alive[:, None, M:]
+    out[..., c + 2] = ((A.target[:, None, M:] == me[None, :, None]) & enemies_alive).sum(axis=2) / MAX_COUNT
+    visible = ed <= VIEW
+    count = visible.sum(axis=2)
+    out[..., c + 3] = np.where(count > 0, np.where(visible, ratio[:, None, :], 0).sum(axis=2) / np.maximum(count, 1), 1)
+    out[..., c + 4] = np.where(count > 0, np.where(visible, ratio[:, None, :], np.inf).min(axis=2), 1)
+    same = (target[:, None, :] == target[:, :, None]) & has[:, None, :] & has[:, :, None] & ~np.eye(M, dtype=bool)
+    out[..., c + 5] = same.sum(axis=2) / MAX_COUNT
+    casting_at = (A.cast_left[:, None, M:] > 0) & (A.cast_target[:, None, M:] == me[None, :, None]) & enemies_alive
+    out[..., c + 6] = casting_at.any(axis=2)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+class WideArena(VecArena):
+    """A VecArena whose observe() is the 64 values of docs/protocol.md followed by EXTRA_NAMES."""
+
+    state_size = WIDE_SIZE
+
+    def observe(self) -> np.ndarray:
+        return np.concatenate([super().observe(), extras(self)], axis=2)
+
+
+def wide_factory(name: str, num_arenas: int, seed: int) -> WideArena:
+    from trainers.arena import load_scenario
+
+    return WideArena(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
+
+
+# -- collect ------------------------------------------------------------------------------------------------
+
+def run_collect(options: argparse.Namespace) -> int:
+    from trainers import lookahead
+    from trainers.pipeline import Budget, scenarios_with
+
+    scenarios = scenarios_with(options.archetype, "train")
+    options.out.mkdir(parents=True, exist_ok=True)
+    for chunk in range(options.chunks):  # a file per chunk: a long collection can be stopped and still used
+        path = options.out / f"{options.archetype}-{options.seed}-{chunk}.npz"
+        if path.exists():
+            continue
+        settings = lookahead.LookaheadArgs(seed=options.seed * 1000 + chunk,
+                                           continuations=Budget().lookahead_continuations)
+        started = time.monotonic()
+        data = lookahead.collect(options.archetype, scenarios, options.batches, settings, arena_class=WideArena)
+        data["histories"] = data["histories"].astype(np.float16)  # all values in [0, 1]: within 0.00025
+        np.savez_compressed(path, **data)
+        print(f"{options.archetype} chunk {chunk}: {len(data['actions']):,} decisions in "
+              f"{time.monotonic() - started:.0f} s ({options.batches} batches over {len(scenarios)} scenarios) "
+              f"-> {path}", flush=True)
+    return 0
+
+
+# -- fit and play -------------------------------------------------------------------------------------------
+
+def _load(paths: list[Path]) -> dict[str, np.ndarray]:
+    parts = [dict(np.load(p)) for p in paths]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("histories", "values", "actions")}
+
+
+def run_fit(options: argparse.Namespace) -> int:
+    from trainers import supervised
+    from trainers.evaluate import evaluate
+    from trainers.networks import TemporalTransformer
+    from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, Budget, PipelineArgs, torch_policy
+
+    torch.set_num_threads(1)
+    data = _load(options.data)
+    values = data["values"]
+    targets = ((values - values.mean(axis=1, keepdims=True)) / 0.01).astype(np.float32)  # pipeline.VALUE_SCALE
+    args = PipelineArgs(archetype=options.archetype)
+    tmp = Path(tempfile.mkdtemp(prefix="wide-inputs-"))
+    rows: list[dict] = []
+    for seed in options.seeds:
+        for variant, width, factory in (("64 values", STATE_SIZE, None), ("wide", WIDE_SIZE, wide_factory)):
+            if variant not in options.variants:
+                continue
+            started = time.monotonic()
+            torch.manual_seed(seed)
+            model = TemporalTransformer(state_size=width, n_actions=MODEL_OUTPUTS)
+            model.learns_values = True
+            x = np.ascontiguousarray(data["histories"][..., :width], dtype=np.float32)
+            result = supervised.train(
+                supervised.SupervisedArgs(run_dir=tmp / f"{variant.replace(' ', '-')}-{seed}", seed=seed,
+                                          epochs=options.epochs or Budget().supervised_epochs),
+                model, x, targets, progress=False)
+            model = result.model.eval()
+            trained_s = time.monotonic() - started
+            row = {"variant": variant, "width": width, "seed": seed, "decisions": len(x),
+                   "trained_s": round(trained_s), "metrics": {k: v for k, v in result.metrics.items()
+                                                              if isinstance(v, (int, float))}}
+            for split, offset in (("heldout", HELDOUT_SEED), ("train", VALIDATION_SEED)):
+                report = evaluate(torch_policy(model), options.archetype, args.scenarios(split),
+                                  encounters=options.encounters, seed=args.seed + offset, progress=False,
+                                  arena_factory=factory)
+                row[split] = {"win_rate": report.win_rate, "wilson": [report.wilson_low, report.wilson_high],
+                              "wins": report.wins, "ties": report.ties, "pairs": report.encounters,
+                              "per_scenario": {k: v["win_rate"] for k, v in report.per_scenario.items()}}
+            rows.append(row)
+            print(f"{variant}, seed {seed}: trained in {trained_s:.0f} s, held-out {row['heldout']['win_rate']:.1%}, "
+                  f"validation {row['train']['win_rate']:.1%}", flush=True)
+            if options.out:
+                options.out.parent.mkdir(parents=True, exist_ok=True)
+                options.out.write_text(json.dumps({"archetype": options.archetype,
+                                                   "data": [str(p) for p in options.data],
+                                                   "encounters": options.encounters, "extras": EXTRA_NAMES,
+                                                   "rows": rows}, indent=1))
+    print(f"\n{options.archetype}: {len(data['actions']):,} decisions, "
+          f"{options.encounters} paired encounters per split\n")
+    print("| inputs | training seed | held-out win rate | Wilson 95 % | validation win rate |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        low, high = r["heldout"]["wilson"]
+        print(f"| {r['variant']} ({r['width']}) | {r['seed']} | {r['heldout']['win_rate']:.1%} "
+              f"| [{low:.1%}, {high:.1%}] | {r['train']['win_rate']:.1%} |")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="the lookahead teacher's decisions with wide histories")
+    c.add_argument("--archetype", required=True)
+    c.add_argument("--batches", type=int, default=11, help="batches of 16 encounters per chunk")
+    c.add_argument("--chunks", type=int, default=4, help="files written one after the other (a rerun skips those done)")
+    c.add_argument("--seed", type=int, default=1, help="one per process: other encounters, other dice")
+    c.add_argument("--out", type=Path, required=True, help="directory for <archetype>-<seed>-<chunk>.npz")
+    f = sub.add_parser("fit", help="train on 64 and on wide inputs, play held out and validation")
+    f.add_argument("--archetype", required=True)
+    f.add_argument("--data", type=Path, nargs="+", required=True)
+    f.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    f.add_argument("--variants", nargs="+", default=["64 values", "wide"], choices=["64 values", "wide"])
+    f.add_argument("--encounters", type=int, default=1000)
+    f.add_argument("--epochs", type=int, default=0, help="0: the pipeline's supervised budget")
+    f.add_argument("--out", type=Path)
+    options = parser.parse_args()
+    return run_collect(options) if options.command == "collect" else run_fit(options)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The wider-state experiment (bench/wide_inputs.py) and the hooks it needs: an arena whose observe() returns more
+than the 64 values is recorded by the lookahead collection and played by the evaluation at its own width."""
+
+import numpy as np
+
+from bench.wide_inputs import EXTRA_NAMES, WIDE_SIZE, WideArena, extras, wide_factory
+from trainers import lookahead
+from trainers.arena import VecArena, load_scenario
+from trainers.evaluate import evaluate
+
+TRADITIONAL = np.int16(255)
+
+
+def _pair(seed: int = 3):
+    return wide_factory("crossroads", 4, seed), VecArena(load_scenario("crossroads"), 4, seed=seed, auto_reset=False)
+
+
+def test_the_wide_state_starts_with_the_64_values_and_every_extra_lies_in_0_1():
+    wide, plain = _pair()
+    seen = []
+    for _ in range(40):
+        w, p = wide.observe(), plain.observe()
+        assert w.shape == p.shape[:2] + (WIDE_SIZE,) and WIDE_SIZE == 64 + len(EXTRA_NAMES)
+        assert np.array_equal(w[..., :64], p)
+        seen.append(w[..., 64:])
+        act = np.full(wide.archetype.shape, TRADITIONAL)
+        wide.step(act)
+        plain.step(act)
+    seen = np.stack(seen)
+    assert seen.min() >= 0 and seen.max() <= 1
+    assert (seen.std(axis=(0, 1, 2)) > 0).sum() >= len(EXTRA_NAMES) // 2  # most extras move during a fight
+
+
+def test_the_nearest_enemy_slot_names_the_units_the_arena_has():
+    wide, _ = _pair(5)
+    for _ in range(30):
+        wide.step(np.full(wide.archetype.shape, TRADITIONAL))
+    x = extras(wide)
+    checked = 0
+    for e in range(wide.E):
+        for m in range(wide.M):
+            nearest = int(wide.enemy_dist[e, m].argmin())
+            got = x[e, m, :10]
+            if wide.enemy_dist[e, m, nearest] > 14:
+                assert not got.any()  # nobody in view: the slot is empty
+                continue
+            assert nearest >= wide.M and got[0] == 1
+            assert np.isclose(got[3], wide.hp[e, nearest] / wide.max_hp[nearest])
+            assert got[9] == (wide.target[e, nearest] == m)
+            assert np.isclose(got[1], np.clip(0.5 + (wide.x[e, nearest] - wide.x[e, m]) / 28, 0, 1))
+            checked += 1
+    assert checked > 0
+
+
+def test_collect_records_wide_histories_whose_first_64_columns_are_the_plain_ones():
+    settings = lookahead.LookaheadArgs(arenas=2, horizon=10, epsilon=0.5, seed=4)
+    plain = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False)
+    wide = lookahead.collect("tank", ["crossroads"], batches=1, args=settings, progress=False, arena_class=WideArena)
+    assert wide["histories"].shape == plain["histories"].shape[:2] + (WIDE_SIZE,)
+    assert np.array_equal(wide["histories"][..., :64], plain["histories"])
+    assert all(np.array_equal(wide[k], plain[k]) for k in plain if k != "histories")
+
+
+def test_evaluate_hands_a_policy_histories_at_the_arena_s_width():
+    widths = set()
+
+    def policy(states: np.ndarray, histories: np.ndarray) -> np.ndarray:
+        widths.add((states.shape[-1], histories.shape[-1]))
+        return np.full(len(states), 255)
+
+    report = evaluate(policy, "tank", ["crossroads"], encounters=4, seed=1, num_arenas=4, progress=False,
+                      arena_factory=wide_factory)
+    assert widths == {(WIDE_SIZE, WIDE_SIZE)}
+    assert report.wins == 0  # the traditional AI against itself
