@@ -14,11 +14,12 @@ This measures whether more of what a map server can see closes that gap, before 
   nearest enemies in view, where they stand, their HP, class, casting, whom they target; the target's direction;
   how many enemies target this monster; ...) to the 64 values. Every decision keeps the wide history; its first
   64 columns are exactly what a student sees today.
-- `fit`: the pipeline's temporal_transformer member learns the candidates' values from the same decisions twice,
-  from the 64 values and from the wide state, each with several training seeds (one training varies by up to
-  15 points held out), and each plays alone on the held-out and validation encounters of every table in
-  docs/benchmarks.md (the 64-value one in a plain arena, the wide one in the wide arena; the same seeds, so the
-  same encounters). Nothing is registered or shipped.
+- `fit`: the pipeline's temporal_transformer member (or, `--model mlp`, the shipped students' MLP) learns the
+  candidates' values from the same decisions twice, from the 64 values and from the wide state, each with
+  several training seeds (one training varies by up to 15 points held out), and each plays alone on the
+  held-out encounters of every table in docs/benchmarks.md and on validation encounters of the train scenarios
+  (the 64-value one in a plain arena, the wide one in the wide arena; the same seeds, so the same encounters).
+  Nothing is registered or shipped.
 
 Every extra value is something rAthena's map server knows about the units within a monster's view range (14
 cells); nothing the adventurers' players decide privately (their behaviour pattern) is included.
@@ -151,15 +152,15 @@ def _load(paths: list[Path]) -> dict[str, np.ndarray]:
 def run_fit(options: argparse.Namespace) -> int:
     from trainers import supervised
     from trainers.evaluate import evaluate
-    from trainers.networks import TemporalTransformer
+    from trainers.networks import DistilledMLP, TemporalTransformer
     from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, Budget, PipelineArgs, torch_policy
 
     torch.set_num_threads(1)
     data = _load(options.data)
     values = data["values"]
     targets = ((values - values.mean(axis=1, keepdims=True)) / 0.01).astype(np.float32)  # pipeline.VALUE_SCALE
-    args = PipelineArgs(archetype=options.archetype)
     tmp = Path(tempfile.mkdtemp(prefix="wide-inputs-"))
+    args = PipelineArgs(archetype=options.archetype, version=0, out_root=tmp)  # for its scenarios and seed
     rows: list[dict] = []
     for seed in options.seeds:
         for variant, width, factory in (("64 values", STATE_SIZE, None), ("wide", WIDE_SIZE, wide_factory)):
@@ -167,36 +168,44 @@ def run_fit(options: argparse.Namespace) -> int:
                 continue
             started = time.monotonic()
             torch.manual_seed(seed)
-            model = TemporalTransformer(state_size=width, n_actions=MODEL_OUTPUTS)
+            if options.model == "mlp":  # the shipped students' shape (trainers/distill.py)
+                model = DistilledMLP(outputs=MODEL_OUTPUTS, state_size=width)
+            else:
+                model = TemporalTransformer(state_size=width, n_actions=MODEL_OUTPUTS)
             model.learns_values = True
             x = np.ascontiguousarray(data["histories"][..., :width], dtype=np.float32)
             result = supervised.train(
                 supervised.SupervisedArgs(run_dir=tmp / f"{variant.replace(' ', '-')}-{seed}", seed=seed,
                                           epochs=options.epochs or Budget().supervised_epochs),
-                model, x, targets, progress=False)
+                model, x, targets, progress=False, loss="mse")
             model = result.model.eval()
             trained_s = time.monotonic() - started
-            row = {"variant": variant, "width": width, "seed": seed, "decisions": len(x),
+            row = {"model": options.model, "variant": variant, "width": width, "seed": seed, "decisions": len(x),
                    "trained_s": round(trained_s), "metrics": {k: v for k, v in result.metrics.items()
                                                               if isinstance(v, (int, float))}}
-            for split, offset in (("heldout", HELDOUT_SEED), ("train", VALIDATION_SEED)):
+            started = time.monotonic()
+            for split, offset, encounters in (("heldout", HELDOUT_SEED, options.encounters),
+                                              ("train", VALIDATION_SEED, options.validation_encounters)):
                 report = evaluate(torch_policy(model), options.archetype, args.scenarios(split),
-                                  encounters=options.encounters, seed=args.seed + offset, progress=False,
+                                  encounters=encounters, seed=args.seed + offset, progress=False,
                                   arena_factory=factory)
                 row[split] = {"win_rate": report.win_rate, "wilson": [report.wilson_low, report.wilson_high],
                               "wins": report.wins, "ties": report.ties, "pairs": report.encounters,
                               "per_scenario": {k: v["win_rate"] for k, v in report.per_scenario.items()}}
+            row["played_s"] = round(time.monotonic() - started)
             rows.append(row)
-            print(f"{variant}, seed {seed}: trained in {trained_s:.0f} s, held-out {row['heldout']['win_rate']:.1%}, "
-                  f"validation {row['train']['win_rate']:.1%}", flush=True)
+            print(f"{options.model}, {variant}, seed {seed}: trained in {trained_s:.0f} s, "
+                  f"held-out {row['heldout']['win_rate']:.1%}, validation {row['train']['win_rate']:.1%}", flush=True)
             if options.out:
                 options.out.parent.mkdir(parents=True, exist_ok=True)
                 options.out.write_text(json.dumps({"archetype": options.archetype,
                                                    "data": [str(p) for p in options.data],
-                                                   "encounters": options.encounters, "extras": EXTRA_NAMES,
+                                                   "encounters": options.encounters,
+                                                   "validation_encounters": options.validation_encounters,
+                                                   "extras": EXTRA_NAMES,
                                                    "rows": rows}, indent=1))
-    print(f"\n{options.archetype}: {len(data['actions']):,} decisions, "
-          f"{options.encounters} paired encounters per split\n")
+    print(f"\n{options.archetype}, {options.model}: {len(data['actions']):,} decisions, "
+          f"{options.encounters} held-out and {options.validation_encounters} validation pairs\n")
     print("| inputs | training seed | held-out win rate | Wilson 95 % | validation win rate |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -220,8 +229,11 @@ def main() -> int:
     f.add_argument("--data", type=Path, nargs="+", required=True)
     f.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     f.add_argument("--variants", nargs="+", default=["64 values", "wide"], choices=["64 values", "wide"])
-    f.add_argument("--encounters", type=int, default=1000)
+    f.add_argument("--encounters", type=int, default=1000, help="held-out pairs")
+    f.add_argument("--validation-encounters", type=int, default=500, help="pairs of the train scenarios")
     f.add_argument("--epochs", type=int, default=0, help="0: the pipeline's supervised budget")
+    f.add_argument("--model", choices=("transformer", "mlp"), default="transformer",
+                   help="the pipeline's temporal_transformer member, or the students' 256-256 MLP")
     f.add_argument("--out", type=Path)
     options = parser.parse_args()
     return run_collect(options) if options.command == "collect" else run_fit(options)
