@@ -3,6 +3,8 @@
     PYTHONPATH=. python bench/wide_inputs.py collect --archetype tank --chunks 4 --seed 1 --out /tmp/w/wide
     PYTHONPATH=. python bench/wide_inputs.py fit --archetype tank --data /tmp/w/wide/tank-*.npz --seeds 1 2 3 \
         --out bench/results/learning/wide_inputs_tank.json
+    PYTHONPATH=. python bench/wide_inputs.py plot bench/results/learning/wide_inputs_tank.json --shipped 0.732 \
+        --out bench/results/learning/wide_inputs.png
 
 The lookahead search wins 76-87 % held out; its students trail it by 12-15 points on new maps (docs/benchmarks.md,
 "The teacher against its students"). The search plays copies of the whole arena; a student sees the 64 values of
@@ -215,6 +217,47 @@ def run_fit(options: argparse.Namespace) -> int:
     return 0
 
 
+# -- plot -------------------------------------------------------------------------------------------------
+
+def run_plot(options: argparse.Namespace) -> int:
+    """One panel per result file: each training's held-out win rate (Wilson 95 % bar) and validation win
+    rate, 64 values beside wide, with the 75 % target and the shipped student's held-out win rate."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    results = [json.loads(Path(p).read_text()) for p in options.results]
+    fig = Figure(figsize=(5 * len(results), 4.5))
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, result in zip(axes, results, strict=True):
+        variants = sorted({r["variant"] for r in result["rows"]}, key=lambda v: v != "64 values")
+        for i, variant in enumerate(variants):
+            rows = [r for r in result["rows"] if r["variant"] == variant]
+            for j, r in enumerate(rows):
+                x = i + (j - (len(rows) - 1) / 2) * 0.12
+                low, high = r["heldout"]["wilson"]
+                win = r["heldout"]["win_rate"]
+                ax.errorbar([x], [win], yerr=[[win - low], [high - win]], fmt="o", color=f"C{i}", capsize=3,
+                            label="held out (Wilson 95 %)" if i == j == 0 else None)
+                ax.plot([x], [r["train"]["win_rate"]], "x", color=f"C{i}",
+                        label="validation (train maps)" if i == j == 0 else None)
+        ax.axhline(0.75, linestyle="--", color="tab:green", linewidth=1, label="75 % target")
+        if options.shipped is not None:
+            ax.axhline(options.shipped, linestyle=":", color="grey", linewidth=1,
+                       label=f"shipped student, held out ({options.shipped:.1%})")
+        ax.set_xticks(range(len(variants)), [f"{v} ({'64' if v == '64 values' else WIDE_SIZE})" for v in variants])
+        model = result["rows"][0].get("model", "transformer")
+        ax.set_title(f"{result['archetype']}: {model}, one point per training seed")
+        ax.set_ylabel("win rate against traditional AI")
+        ax.set_xlim(-0.5, len(variants) - 0.5)
+        ax.legend(fontsize=7, loc="lower right")
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(options.out, format="png", dpi=110)
+    print(f"wrote {options.out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,8 +278,12 @@ def main() -> int:
     f.add_argument("--model", choices=("transformer", "mlp"), default="transformer",
                    help="the pipeline's temporal_transformer member, or the students' 256-256 MLP")
     f.add_argument("--out", type=Path)
+    p = sub.add_parser("plot", help="draw result files of fit")
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("--shipped", type=float, help="the shipped student's held-out win rate, drawn as a line")
+    p.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
-    return run_collect(options) if options.command == "collect" else run_fit(options)
+    return {"collect": run_collect, "fit": run_fit, "plot": run_plot}[options.command](options)
 
 
 if __name__ == "__main__":
