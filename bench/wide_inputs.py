@@ -227,7 +227,7 @@ def run_plot(options: argparse.Namespace) -> int:
 
     results = [json.loads(Path(p).read_text()) for p in options.results]
     fig = Figure(figsize=(5 * len(results), 4.5))
-    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    axes = fig.subplots(1, len(results), squeeze=False, sharey=True)[0]
     for ax, result in zip(axes, results, strict=True):
         variants = sorted({r["variant"] for r in result["rows"]}, key=lambda v: v != "64 values")
         for i, variant in enumerate(variants):
@@ -249,7 +249,7 @@ def run_plot(options: argparse.Namespace) -> int:
         ax.set_title(f"{result['archetype']}: {model}, one point per training seed")
         ax.set_ylabel("win rate against traditional AI")
         ax.set_xlim(-0.5, len(variants) - 0.5)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="lower left")
     FigureCanvasAgg(fig)
     fig.tight_layout()
     options.out.parent.mkdir(parents=True, exist_ok=True)
