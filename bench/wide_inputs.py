@@ -23,8 +23,9 @@ This measures whether more of what a map server can see closes that gap, before 
   (the 64-value one in a plain arena, the wide one in the wide arena; the same seeds, so the same encounters).
   Nothing is registered or shipped.
 
-Every extra value is something rAthena's map server knows about the units within a monster's view range (14
-cells); nothing the adventurers' players decide privately (their behaviour pattern) is included.
+Every extra value is something rAthena's map server knows: the units within a monster's view range (14 cells),
+and who targets or casts at the monster wherever they stand; nothing the adventurers' players decide privately
+(their behaviour pattern) is included.
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ class Intents:
 class VecArena:
     """E arenas of one scenario. See the module docstring and docs/arena.md."""
 
+    state_size = STATE_SIZE  # values per monster that observe() returns (a subclass may return more)
+
     def __init__(self, scenario: Scenario | str, num_arenas: int = 1, seed: int = 0, auto_reset: bool = True):
         if isinstance(scenario, str):
             scenario = load_scenario(scenario)
@@ -264,8 +266,6 @@ class VecArena:
         has = (t >= self.M) & self.alive
         p = take_unit(self.pattern, np.clip(t - self.M, 0, self.P - 1))
         return np.where(has, p, -1).astype(np.int8)
-
-    state_size = STATE_SIZE  # values per monster that observe() returns (a subclass may return more)
 
     def observe(self) -> np.ndarray:
         """float32[E, M, 64]: each monster's state, exactly aiworld.mobs.state.LAYOUT."""
