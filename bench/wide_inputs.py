@@ -147,9 +147,12 @@ def run_collect(options: argparse.Namespace) -> int:
 
 # -- fit and play -------------------------------------------------------------------------------------------
 
-def _load(paths: list[Path]) -> dict[str, np.ndarray]:
+def _load(paths: list[Path]):
+    """The collected files as one pipeline Dataset (histories stay float16 until a width is taken)."""
+    from trainers.pipeline import Dataset
+
     parts = [dict(np.load(p)) for p in paths]
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("histories", "values", "actions")}
+    return Dataset(**{k: np.concatenate([p[k] for p in parts]) for k in Dataset.__dataclass_fields__})
 
 
 def run_fit(options: argparse.Namespace) -> int:
@@ -160,8 +163,8 @@ def run_fit(options: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     data = _load(options.data)
-    values = data["values"]
-    targets = ((values - values.mean(axis=1, keepdims=True)) / 0.01).astype(np.float32)  # pipeline.VALUE_SCALE
+    targets = data.centred_values()  # what the pipeline's members regress
+    inputs: dict[int, np.ndarray] = {}  # per width, converted once for every seed
     tmp = Path(tempfile.mkdtemp(prefix="wide-inputs-"))
     args = PipelineArgs(archetype=options.archetype, version=0, out_root=tmp)  # for its scenarios and seed
     rows: list[dict] = []
@@ -176,7 +179,9 @@ def run_fit(options: argparse.Namespace) -> int:
             else:
                 model = TemporalTransformer(state_size=width, n_actions=MODEL_OUTPUTS)
             model.learns_values = True
-            x = np.ascontiguousarray(data["histories"][..., :width], dtype=np.float32)
+            if width not in inputs:
+                inputs[width] = np.ascontiguousarray(data.histories[..., :width], dtype=np.float32)
+            x = inputs[width]
             result = supervised.train(
                 supervised.SupervisedArgs(run_dir=tmp / f"{variant.replace(' ', '-')}-{seed}", seed=seed,
                                           epochs=options.epochs or Budget().supervised_epochs),
@@ -186,7 +191,7 @@ def run_fit(options: argparse.Namespace) -> int:
             row = {"model": options.model, "variant": variant, "width": width, "seed": seed, "decisions": len(x),
                    "trained_s": round(trained_s), "metrics": {k: v for k, v in result.metrics.items()
                                                               if isinstance(v, (int, float))}}
-            started = time.monotonic()
+            playing = time.monotonic()
             for split, offset, encounters in (("heldout", HELDOUT_SEED, options.encounters),
                                               ("train", VALIDATION_SEED, options.validation_encounters)):
                 report = evaluate(torch_policy(model), options.archetype, args.scenarios(split),
@@ -195,7 +200,7 @@ def run_fit(options: argparse.Namespace) -> int:
                 row[split] = {"win_rate": report.win_rate, "wilson": [report.wilson_low, report.wilson_high],
                               "wins": report.wins, "ties": report.ties, "pairs": report.encounters,
                               "per_scenario": {k: v["win_rate"] for k, v in report.per_scenario.items()}}
-            row["played_s"] = round(time.monotonic() - started)
+            row["played_s"] = round(time.monotonic() - playing)
             rows.append(row)
             print(f"{options.model}, {variant}, seed {seed}: trained in {trained_s:.0f} s, "
                   f"held-out {row['heldout']['win_rate']:.1%}, validation {row['train']['win_rate']:.1%}", flush=True)
@@ -207,7 +212,7 @@ def run_fit(options: argparse.Namespace) -> int:
                                                    "validation_encounters": options.validation_encounters,
                                                    "extras": EXTRA_NAMES,
                                                    "rows": rows}, indent=1))
-    print(f"\n{options.archetype}, {options.model}: {len(data['actions']):,} decisions, "
+    print(f"\n{options.archetype}, {options.model}: {len(data.actions):,} decisions, "
           f"{options.encounters} held-out and {options.validation_encounters} validation pairs\n")
     print("| inputs | training seed | held-out win rate | Wilson 95 % | validation win rate |")
     print("|---|---|---|---|---|")
@@ -230,7 +235,8 @@ def run_plot(options: argparse.Namespace) -> int:
     fig = Figure(figsize=(5 * len(results), 4.5))
     axes = fig.subplots(1, len(results), squeeze=False, sharey=True)[0]
     for ax, result in zip(axes, results, strict=True):
-        variants = sorted({r["variant"] for r in result["rows"]}, key=lambda v: v != "64 values")
+        widths = {r["variant"]: r["width"] for r in result["rows"]}
+        variants = sorted(widths, key=lambda v: v != "64 values")
         for i, variant in enumerate(variants):
             rows = [r for r in result["rows"] if r["variant"] == variant]
             for j, r in enumerate(rows):
@@ -245,7 +251,7 @@ def run_plot(options: argparse.Namespace) -> int:
         if options.shipped is not None:
             ax.axhline(options.shipped, linestyle=":", color="grey", linewidth=1,
                        label=f"shipped student, held out ({options.shipped:.1%})")
-        ax.set_xticks(range(len(variants)), [f"{v} ({'64' if v == '64 values' else WIDE_SIZE})" for v in variants])
+        ax.set_xticks(range(len(variants)), [f"{v} ({widths[v]})" for v in variants])
         model = result["rows"][0].get("model", "transformer")
         ax.set_title(f"{result['archetype']}: {model}, one point per training seed")
         ax.set_ylabel("win rate against traditional AI")
