@@ -13,7 +13,10 @@ import httpx
 import openai
 from billiard.exceptions import SoftTimeLimitExceeded
 
+from aiworld.llm import sdk_models
+
 log = logging.getLogger("aiworld.llm.attempt")
+sdk_models.build_chat_models()  # before any thread parses a reply: the SDK's lazy build is not thread safe
 
 # Errors caused by this request (too long, malformed): the next provider may take it, but they say
 # nothing about the provider's health, so they do not count towards its circuit breaker.
