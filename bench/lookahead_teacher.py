@@ -56,11 +56,14 @@ def main() -> int:
                         help="plays per candidate the teacher averages (the pipeline's default is 2)")
     parser.add_argument("--fresh-dice", action="store_true",
                         help="the copies do not replay the real arena's dice of the decision's tick (LookaheadArgs)")
+    parser.add_argument("--redraw-patterns", action="store_true",
+                        help="each play draws the party's behaviour patterns anew (LookaheadArgs.redraw_patterns)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
 
-    settings = lookahead.LookaheadArgs(continuations=args.continuations, fresh_dice=args.fresh_dice)
+    settings = lookahead.LookaheadArgs(continuations=args.continuations, fresh_dice=args.fresh_dice,
+                                        redraw_patterns=args.redraw_patterns)
     results = {}
     for archetype in args.archetypes:
         started = time.perf_counter()

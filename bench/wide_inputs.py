@@ -26,6 +26,10 @@ This measures whether more of what a map server can see closes that gap, before 
 Every extra value is something rAthena's map server knows: the units within a monster's view range (14 cells),
 and who targets or casts at the monster wherever they stand; nothing the adventurers' players decide privately
 (their behaviour pattern) is included.
+
+`collect --fresh-dice --redraw-patterns` records a teacher that does not use what no state can show either (the
+party's patterns, the dice of the decision's own tick): whether a student imitates such a teacher better
+(docs/benchmarks.md, "A teacher that knows only what a student could").
 """
 
 from __future__ import annotations
@@ -134,7 +138,8 @@ def run_collect(options: argparse.Namespace) -> int:
         if path.exists():
             continue
         settings = lookahead.LookaheadArgs(seed=options.seed * 1000 + chunk,
-                                           continuations=Budget().lookahead_continuations)
+                                           continuations=Budget().lookahead_continuations,
+                                           fresh_dice=options.fresh_dice, redraw_patterns=options.redraw_patterns)
         started = time.monotonic()
         data = lookahead.collect(options.archetype, scenarios, options.batches, settings, arena_class=WideArena)
         data["histories"] = data["histories"].astype(np.float16)  # all values in [0, 1]: within 0.00025
@@ -274,6 +279,8 @@ def main() -> int:
     c.add_argument("--chunks", type=int, default=4, help="files written one after the other (a rerun skips those done)")
     c.add_argument("--seed", type=int, default=1, help="one per process: other encounters, other dice")
     c.add_argument("--out", type=Path, required=True, help="directory for <archetype>-<seed>-<chunk>.npz")
+    c.add_argument("--fresh-dice", action="store_true", help="the teacher's LookaheadArgs.fresh_dice")
+    c.add_argument("--redraw-patterns", action="store_true", help="the teacher's LookaheadArgs.redraw_patterns")
     f = sub.add_parser("fit", help="train on 64 and on wide inputs, play held out and validation")
     f.add_argument("--archetype", required=True)
     f.add_argument("--data", type=Path, nargs="+", required=True)

@@ -56,6 +56,10 @@ class LookaheadArgs:
     fresh_dice: bool = False
     """True: the copies draw new dice from the decision's own tick on. False (versions 3 to 8): that first
     tick replays the real arena's dice, already drawn, which the teacher then knows and a student cannot"""
+    redraw_patterns: bool = False
+    """True: each play draws every adventurer's behaviour pattern anew from its scenario's choices (shared by
+    the candidates of that play), so the values do not use the party's real patterns, which the state vector
+    does not carry. False (versions 3 to 8): the copies keep the real patterns"""
 
 
 def best_outputs(values: np.ndarray, margin: float = 0.0) -> np.ndarray:
@@ -77,11 +81,21 @@ def _shared_dice(arena, groups: np.ndarray, seed: int) -> None:
     arena._draw = draw
 
 
+def _redraw_patterns(copies, groups: np.ndarray, seed: int) -> None:
+    """Give each group of copies one fresh draw of the party's patterns from the scenario's choices."""
+    draw = np.random.default_rng([seed, 1]).random((int(groups.max()) + 1, copies.P))
+    for p, choices in enumerate(copies._pattern_choices):
+        picked = choices[np.minimum((draw[:, p] * len(choices)).astype(np.int64), len(choices) - 1)]
+        copies.pattern[:, p] = picked[groups]
+
+
 def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int, horizon: int,
-                     seed: int, continuations: int = 1, fresh_dice: bool = False) -> np.ndarray:
+                     seed: int, continuations: int = 1, fresh_dice: bool = False,
+                     redraw_patterns: bool = False) -> np.ndarray:
     """float32[n, 11]: the value of each candidate (CANDIDATES order) for the monster `monsters[i]` of arena
     `arenas[i]`, from copies of `arena` (which is not changed): the mean over `continuations` plays, each
-    with its own dice shared by the 11 candidates. See the module docstring and LookaheadArgs.fresh_dice."""
+    with its own dice (and with `redraw_patterns` its own party patterns) shared by the 11 candidates. See the
+    module docstring and LookaheadArgs.fresh_dice / redraw_patterns."""
     if not 0 < hold <= horizon:
         raise ValueError(f"need 0 < hold <= horizon, got hold={hold} horizon={horizon}")
     if continuations < 1:
@@ -90,7 +104,10 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
     if n == 0:
         return np.zeros((0, c), np.float32)
     copies = arena.clone_rows(np.repeat(arenas, k * c), seed)  # decision-major, then continuation, then candidate
-    _shared_dice(copies, np.repeat(np.arange(n * k), c), seed)
+    groups = np.repeat(np.arange(n * k), c)
+    _shared_dice(copies, groups, seed)
+    if redraw_patterns:
+        _redraw_patterns(copies, groups, seed)
     if fresh_dice:
         copies._draw()  # replace the real arena's block for this tick, which clone_rows copied
     rows = np.arange(copies.E)
@@ -117,7 +134,7 @@ def search(arena, controlled: np.ndarray, args: LookaheadArgs,
         return None
     ea, ma = np.nonzero(deciding)
     values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)), args.continuations,
-                              args.fresh_dice)
+                              args.fresh_dice, args.redraw_patterns)
     return deciding, values, best_outputs(values, args.margin)
 
 

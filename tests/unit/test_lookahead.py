@@ -100,6 +100,42 @@ def test_fresh_dice_do_not_replay_the_real_arenas_pending_tick():
     assert np.ptp(values(True), axis=1).max() == 0.0
 
 
+def test_redrawn_patterns_come_from_the_scenarios_choices_and_are_shared_by_a_plays_candidates():
+    arena = played(VecArena(load_scenario("crossroads"), 2, seed=3, auto_reset=False), 60)
+    real = arena.pattern.copy()
+    copies = arena.clone_rows(np.repeat([0, 1], 3 * MODEL_OUTPUTS), seed=5)
+    groups = np.repeat(np.arange(6), MODEL_OUTPUTS)  # 2 decisions x 3 plays, 11 candidates each
+    lookahead._redraw_patterns(copies, groups, seed=5)
+    for p, choices in enumerate(copies._pattern_choices):
+        assert np.isin(copies.pattern[:, p], choices).all()
+        per_play = copies.pattern[:, p].reshape(6, MODEL_OUTPUTS)
+        assert (per_play == per_play[:, :1]).all()  # one draw per play, the same for its candidates
+    assert np.array_equal(arena.pattern, real)  # the real arena keeps its party
+    many = arena.clone_rows(np.zeros(200, np.int64), seed=1)
+    lookahead._redraw_patterns(many, np.arange(200), seed=1)
+    for p, choices in enumerate(many._pattern_choices):
+        assert set(np.unique(many.pattern[:, p])) == set(choices.tolist())  # every choice is drawn
+
+
+def test_a_teacher_that_redraws_patterns_values_other_plays():
+    arena = played(VecArena(load_scenario("crossroads"), 4, seed=3, auto_reset=False), 60)
+    tank = tank_of(arena)
+    rows, monsters = np.arange(4), np.full(4, tank)
+
+    def values(redraw: bool) -> np.ndarray:
+        return lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=17, continuations=2,
+                                          redraw_patterns=redraw)
+
+    known, redrawn = values(False), values(True)
+    assert not np.array_equal(known, redrawn)
+    assert np.array_equal(values(True), redrawn)  # seeded
+    for p, choices in enumerate(arena._pattern_choices):  # another real party: the redrawing teacher does not see it
+        arena.pattern[:, p] = choices[-1]
+    assert np.array_equal(values(True), redrawn)
+    arena.stun[:, tank] = 1_000  # still common random numbers across the candidates
+    assert np.ptp(values(True), axis=1).max() == 0.0
+
+
 def test_best_outputs_keeps_the_traditional_ai_on_ties_and_within_the_margin():
     values = np.array([[1.0] * 11, [1.0] * 10 + [0.5], [1.02] + [1.0] * 10, [0.9] * 10 + [1.0]], np.float32)
     assert lookahead.best_outputs(values).tolist() == [TRADITIONAL_OUTPUT, 0, 0, TRADITIONAL_OUTPUT]
