@@ -270,6 +270,49 @@ def run_plot(options: argparse.Namespace) -> int:
     return 0
 
 
+# -- compare ----------------------------------------------------------------------------------------------
+
+def _rows_by_seed(paths: list[Path], width: int) -> dict[tuple[str, int], dict]:
+    rows = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["rows"]:
+            if r["width"] == width:
+                rows[(r.get("model", "transformer"), r["seed"])] = r
+    return rows
+
+
+def run_compare(options: argparse.Namespace) -> int:
+    """Pairs the trainings of two result sets by network and training seed (same seeds, same encounters, other
+    data) and prints a markdown table, each set's mean, and the paired held-out differences."""
+    a = _rows_by_seed(options.a, options.width)
+    b = _rows_by_seed(options.b, options.width)
+    label_a, label_b = options.labels
+    print("| network | training seed | data | kept-out value loss | held-out [Wilson 95 %] | validation |")
+    print("|---|---|---|---|---|---|")
+    for key in sorted(set(a) | set(b)):
+        for label, rows in ((label_a, a), (label_b, b)):
+            if key in rows:
+                r = rows[key]
+                low, high = r["heldout"]["wilson"]
+                print(f"| {key[0]} | {key[1]} | {label} | {r['metrics']['val_loss']:.3f} "
+                      f"| {r['heldout']['win_rate']:.1%} [{low:.1%}, {high:.1%}] | {r['train']['win_rate']:.1%} |")
+    print()
+    for model in sorted({k[0] for k in set(a) | set(b)}):
+        for label, rows in ((label_a, a), (label_b, b)):
+            held = [r["heldout"]["win_rate"] for k, r in rows.items() if k[0] == model]
+            valid = [r["train"]["win_rate"] for k, r in rows.items() if k[0] == model]
+            if held:
+                print(f"{model}, {label}: {len(held)} trainings, held-out mean {np.mean(held):.1%} "
+                      f"(sd {np.std(held, ddof=1) if len(held) > 1 else 0:.1%}), validation mean {np.mean(valid):.1%}")
+        pairs = [b[k]["heldout"]["win_rate"] - a[k]["heldout"]["win_rate"]
+                 for k in sorted(a) if k[0] == model and k in b]
+        if pairs:
+            print(f"{model}, {label_b} minus {label_a}, held out, by seed: "
+                  + ", ".join(f"{100 * d:+.1f}" for d in pairs)
+                  + f" (mean {100 * np.mean(pairs):+.1f}, {sum(d > 0 for d in pairs)}/{len(pairs)} higher)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -296,8 +339,13 @@ def main() -> int:
     p.add_argument("results", type=Path, nargs="+")
     p.add_argument("--shipped", type=float, help="the shipped student's held-out win rate, drawn as a line")
     p.add_argument("--out", type=Path, required=True)
+    k = sub.add_parser("compare", help="pair two sets of fit results by network and training seed")
+    k.add_argument("--a", type=Path, nargs="+", required=True, help="result files of the first data")
+    k.add_argument("--b", type=Path, nargs="+", required=True, help="result files of the second data")
+    k.add_argument("--labels", nargs=2, default=["a", "b"], help="names of the two data in the table")
+    k.add_argument("--width", type=int, default=STATE_SIZE, help="which inputs' rows (64: the protocol's)")
     options = parser.parse_args()
-    return {"collect": run_collect, "fit": run_fit, "plot": run_plot}[options.command](options)
+    return {"collect": run_collect, "fit": run_fit, "plot": run_plot, "compare": run_compare}[options.command](options)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,10 @@ DISTILL_MARGIN = 0.01
 def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
                   device: str | None = None, progress: bool = True, out_root: Path | None = None,
                   dagger_from: int | None = None, continuations: int | None = None,
-                  procedural: int = 0) -> PipelineArgs:
+                  procedural: int = 0, blind_teacher: bool = False) -> PipelineArgs:
     """continuations: plays per candidate the lookahead teacher averages (None: Budget's default);
-    procedural: generated train scenarios added to the training mix (PipelineArgs.procedural)."""
+    procedural: generated train scenarios added to the training mix (PipelineArgs.procedural);
+    blind_teacher: a teacher that does not know the party's patterns (PipelineArgs.blind_teacher)."""
     training.check_names(archetype)
     version = version or training.next_version(archetype)
     if dagger_from is not None and not 0 < dagger_from < version:
@@ -48,7 +49,7 @@ def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, se
     return PipelineArgs(archetype=archetype, version=version,
                         out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=budget,
                         seed=seed, device=device, progress=progress, dagger_from=dagger_from,
-                        procedural=procedural)
+                        procedural=procedural, blind_teacher=blind_teacher)
 
 
 def _device(args: PipelineArgs) -> str:
@@ -62,7 +63,8 @@ def train_member(args: PipelineArgs, model_type: str, *, worker: str = "", force
     run = training.create_run(archetype=args.archetype, model_type=model_type, version=args.version,
                               algorithm=pipeline.ALGORITHM[model_type],
                               args={"budget": pipeline.asdict(args.budget), "seed": args.seed,
-                                    "dagger_from": args.dagger_from, "procedural": args.procedural})
+                                    "dagger_from": args.dagger_from, "procedural": args.procedural,
+                                    "blind_teacher": args.blind_teacher})
     if run.status == run.Status.SUCCEEDED and not force and pipeline.weights_path(args, model_type).exists():
         return run.metrics
     worker = worker or socket.gethostname()

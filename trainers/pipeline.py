@@ -133,6 +133,9 @@ class PipelineArgs:
     dagger_from: int | None = None
     """an earlier version of the archetype (with its dataset.npz and fusion.json) whose fused policy plays
     while the teacher labels (DAgger); its dataset is aggregated into this one's. None: the teacher plays"""
+    blind_teacher: bool = False
+    """the lookahead teacher uses nothing a state vector cannot carry: each play draws the party's behaviour
+    patterns anew and fresh dice (LookaheadArgs.redraw_patterns, fresh_dice). False: versions 3 to 9's teacher"""
 
     @property
     def out_dir(self) -> Path:
@@ -349,10 +352,12 @@ def dataset(args: PipelineArgs) -> Dataset:
     path = args.out_dir / "dataset.npz"
     if path.exists():
         return _load_dataset(path, path.stat().st_mtime_ns)
-    settings = lookahead.LookaheadArgs(seed=args.seed, continuations=args.budget.lookahead_continuations)
+    settings = lookahead.LookaheadArgs(seed=args.seed, continuations=args.budget.lookahead_continuations,
+                                       fresh_dice=args.blind_teacher, redraw_patterns=args.blind_teacher)
     behaviour, earlier = None, None
     if args.dagger_from is not None:
         earlier = replace(args, version=args.dagger_from, dagger_from=None)
+        _same_teacher(earlier, args)
         behaviour = _behaviour(earlier)
         earlier_data = Dataset.load(earlier.out_dir / "dataset.npz")
         # other encounters than the earlier version's own (same scenarios, other seeds)
@@ -377,6 +382,17 @@ def dataset(args: PipelineArgs) -> Dataset:
         "mean_gain_over_traditional": float((data.values.max(axis=1) - data.values[:, -1]).mean())}, indent=1))
     log.info("%s v%d: %d lookahead decisions recorded (%d new)", args.archetype, args.version, len(data.actions), new)
     return data
+
+
+def _same_teacher(earlier: PipelineArgs, args: PipelineArgs) -> None:
+    """A DAgger version aggregates its parent's labels: both must come from the same teacher."""
+    record = earlier.out_dir / "lookahead.json"
+    blind = record.exists() and json.loads(record.read_text())["settings"].get("redraw_patterns", False)
+    if blind != args.blind_teacher:
+        raise ValueError(f"{args.archetype} v{earlier.version}'s dataset was labelled by a "
+                         f"{'blind' if blind else 'pattern-knowing'} teacher; v{args.version} asks for a "
+                         f"{'blind' if args.blind_teacher else 'pattern-knowing'} one (blind_teacher must match "
+                         "the version DAgger continues from)")
 
 
 def _behaviour(earlier: PipelineArgs) -> Behaviour:

@@ -44,8 +44,12 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     dagger_from = _optional_int(payload, "dagger_from", "an earlier version")
     continuations = _optional_int(payload, "continuations", "plays per candidate")
     procedural = _optional_int(payload, "procedural", "generated train scenarios") or 0
+    blind_teacher = payload.get("blind_teacher", False)
+    if not isinstance(blind_teacher, bool):
+        raise PayloadError("invalid_payload", "blind_teacher must be true or false")
     return {"archetype": archetype, "version": version, "scale": scale, "model_type": model_type,
-            "dagger_from": dagger_from, "continuations": continuations, "procedural": procedural}
+            "dagger_from": dagger_from, "continuations": continuations, "procedural": procedural,
+            "blind_teacher": blind_teacher}
 
 
 def _args(p: dict):
@@ -54,7 +58,8 @@ def _args(p: dict):
     try:
         return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
                                   scale=p["scale"], progress=False, dagger_from=p["dagger_from"],
-                                  continuations=p["continuations"], procedural=p["procedural"])
+                                  continuations=p["continuations"], procedural=p["procedural"],
+                                  blind_teacher=p["blind_teacher"])
     except ValueError as exc:  # dagger_from not an earlier version, a count out of range
         raise PayloadError("invalid_payload", str(exc)) from exc
 
@@ -70,8 +75,9 @@ def train_member(self, payload: dict) -> dict:
 
 @shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
 def train_archetype(self, payload: dict) -> dict:
-    """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?}: nine members,
-    fusion, export, evaluation, promotion; a promoted version is then distilled (aiworld.train.distill)."""
+    """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?, "blind_teacher"?}:
+    nine members, fusion, export, evaluation, promotion; a promoted version is then distilled
+    (aiworld.train.distill)."""
     from trainers import jobs
 
     p = _payload(payload)

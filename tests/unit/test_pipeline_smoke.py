@@ -29,7 +29,8 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     torch.set_num_threads(1)
     settings.AIWORLD_MODELS_DIR = str(tmp_path)
     args = PipelineArgs(archetype="tank", version=training.current_version("tank"), out_root=tmp_path, budget=TINY,
-                        progress=False, only_scenarios=("crossroads", "cave"), procedural=2)
+                        progress=False, only_scenarios=("crossroads", "cave"), procedural=2,
+                        blind_teacher=True)
     summary = jobs.run_archetype(args)
 
     runs = TrainingRun.objects.filter(archetype="tank", version=args.version)
@@ -57,6 +58,7 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
         ["procedural_tank_000.yaml", "procedural_tank_001.yaml"]
     teacher = json.loads((args.out_dir / "lookahead.json").read_text())
     assert teacher["decisions"] > 0
+    assert teacher["settings"]["redraw_patterns"] and teacher["settings"]["fresh_dice"]  # the blind teacher asked for
     assert sum(teacher["best_action_share"].values()) == pytest.approx(1.0, abs=6e-4)  # 11 shares, 4 places each
     # the teacher played the generated maps too
     assert teacher["scenarios"] == ["crossroads", "procedural_tank_000", "procedural_tank_001"]
@@ -87,6 +89,8 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     record = json.loads((following.out_dir / "lookahead.json").read_text())
     assert record["dagger_from"] == args.version and record["settings"]["continuations"] == 1  # TINY's
     assert record["new_decisions"] == len(data.actions) - len(earlier.actions)
+    with pytest.raises(ValueError, match="blind_teacher must match"):  # two teachers' labels never mix
+        pipeline.dataset(replace(following, version=args.version + 2, blind_teacher=False))
     # the RL members do not learn from the teacher: carried over unchanged
     carried = jobs.train_member(following, "combat_dqn")
     assert carried["carried_from"] == args.version
@@ -96,5 +100,7 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
         jobs.pipeline_args("tank", 2, dagger_from=2, out_root=tmp_path)
     stronger = jobs.pipeline_args("tank", 2, dagger_from=1, continuations=3, out_root=tmp_path)
     assert stronger.budget.lookahead_continuations == 3
+    assert not stronger.blind_teacher
+    assert jobs.pipeline_args("tank", 2, blind_teacher=True, out_root=tmp_path).blind_teacher
     with pytest.raises(ValueError, match="continuations"):
         jobs.pipeline_args("tank", 2, continuations=0, out_root=tmp_path)

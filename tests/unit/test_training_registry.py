@@ -95,6 +95,8 @@ def test_shipped_models_install_once_and_keep_an_active_choice(tmp_path: Path, s
     ({"archetype": "tank", "continuations": 2.5}, "invalid_payload"),
     ({"archetype": "tank", "procedural": -1}, "invalid_payload"),
     ({"archetype": "tank", "procedural": "4"}, "invalid_payload"),
+    ({"archetype": "tank", "blind_teacher": "yes"}, "invalid_payload"),
+    ({"archetype": "tank", "blind_teacher": 1}, "invalid_payload"),
 ])
 def test_train_tasks_reject_bad_payloads(payload, code) -> None:
     with pytest.raises(PayloadError) as caught:
