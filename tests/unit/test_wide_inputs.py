@@ -1,9 +1,12 @@
 """The wider-state experiment (bench/wide_inputs.py) and the hooks it needs: an arena whose observe() returns more
 than the 64 values is recorded by the lookahead collection and played by the evaluation at its own width."""
 
+import json
+import sys
+
 import numpy as np
 
-from bench.wide_inputs import EXTRA_NAMES, WIDE_SIZE, WideArena, extras, wide_factory
+from bench.wide_inputs import EXTRA_NAMES, WIDE_SIZE, WideArena, extras, main, wide_factory
 from trainers import lookahead
 from trainers.arena import VecArena, load_scenario
 from trainers.evaluate import evaluate
@@ -72,3 +75,21 @@ def test_evaluate_hands_a_policy_histories_at_the_arena_s_width():
                       arena_factory=wide_factory)
     assert widths == {(WIDE_SIZE, WIDE_SIZE)}
     assert report.wins == 0  # the traditional AI against itself
+
+
+def test_compare_pairs_two_data_by_network_and_training_seed(tmp_path, capsys, monkeypatch):
+    def row(model, seed, width, win):
+        return {"model": model, "seed": seed, "width": width, "metrics": {"val_loss": 3.0},
+                "heldout": {"win_rate": win, "wilson": [win - 0.03, win + 0.03]}, "train": {"win_rate": 0.7}}
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"rows": [row("mlp", 1, 64, 0.60), row("mlp", 2, 64, 0.70), row("mlp", 1, 101, 0.9)]}))
+    b.write_text(json.dumps({"rows": [row("mlp", 2, 64, 0.65), row("mlp", 1, 64, 0.66), row("mlp", 3, 64, 0.5)]}))
+    monkeypatch.setattr(sys, "argv", ["wide_inputs.py", "compare", "--a", str(a), "--b", str(b),
+                                      "--labels", "knows", "blind"])
+    assert main() == 0
+    out = capsys.readouterr().out
+    # seed 1: +6.0, seed 2: -5.0; seed 3 has no partner; the 101-value row is another width
+    assert "mlp, blind minus knows, held out, by seed: +6.0, -5.0 (mean +0.5, 1/2 higher)" in out
+    assert "mlp, knows: 2 trainings, held-out mean 65.0%" in out
+    assert "90.0%" not in out
