@@ -59,7 +59,7 @@ class LookaheadArgs:
     redraw_patterns: bool = False
     """True: each play draws every adventurer's behaviour pattern anew from its scenario's choices (shared by
     the candidates of that play), so the values do not use the party's real patterns, which the state vector
-    does not carry. False (versions 3 to 8): the copies keep the real patterns"""
+    does not carry. False (the pipeline's default): the copies keep the real patterns"""
 
 
 def best_outputs(values: np.ndarray, margin: float = 0.0) -> np.ndarray:

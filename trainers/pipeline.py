@@ -135,7 +135,7 @@ class PipelineArgs:
     while the teacher labels (DAgger); its dataset is aggregated into this one's. None: the teacher plays"""
     blind_teacher: bool = False
     """the lookahead teacher uses nothing a state vector cannot carry: each play draws the party's behaviour
-    patterns anew and fresh dice (LookaheadArgs.redraw_patterns, fresh_dice). False: versions 3 to 9's teacher"""
+    patterns anew and fresh dice (LookaheadArgs.redraw_patterns, fresh_dice). False: the shipped versions' teacher"""
 
     @property
     def out_dir(self) -> Path:
