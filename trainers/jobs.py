@@ -46,10 +46,13 @@ def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, se
         budget = replace(budget, lookahead_continuations=continuations)
     if not 0 <= procedural <= MAX_PROCEDURAL:
         raise ValueError(f"procedural must be 0 to {MAX_PROCEDURAL}, got {procedural}")
-    return PipelineArgs(archetype=archetype, version=version,
+    args = PipelineArgs(archetype=archetype, version=version,
                         out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=budget,
                         seed=seed, device=device, progress=progress, dagger_from=dagger_from,
                         procedural=procedural, blind_teacher=blind_teacher)
+    if dagger_from is not None:  # refused before any work, with the caller's error (CommandError, invalid_payload)
+        pipeline.check_same_teacher(args)
+    return args
 
 
 def _device(args: PipelineArgs) -> str:

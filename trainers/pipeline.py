@@ -357,7 +357,7 @@ def dataset(args: PipelineArgs) -> Dataset:
     behaviour, earlier = None, None
     if args.dagger_from is not None:
         earlier = replace(args, version=args.dagger_from, dagger_from=None)
-        _same_teacher(earlier, args)
+        check_same_teacher(args)
         behaviour = _behaviour(earlier)
         earlier_data = Dataset.load(earlier.out_dir / "dataset.npz")
         # other encounters than the earlier version's own (same scenarios, other seeds)
@@ -384,8 +384,9 @@ def dataset(args: PipelineArgs) -> Dataset:
     return data
 
 
-def _same_teacher(earlier: PipelineArgs, args: PipelineArgs) -> None:
-    """A DAgger version aggregates its parent's labels: both must come from the same teacher."""
+def check_same_teacher(args: PipelineArgs) -> None:
+    """A DAgger version aggregates its parent's labels: both must come from the same teacher (ValueError)."""
+    earlier = replace(args, version=args.dagger_from, dagger_from=None)
     record = earlier.out_dir / "lookahead.json"
     blind = record.exists() and json.loads(record.read_text())["settings"].get("redraw_patterns", False)
     if blind != args.blind_teacher:

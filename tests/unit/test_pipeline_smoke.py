@@ -91,6 +91,8 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert record["new_decisions"] == len(data.actions) - len(earlier.actions)
     with pytest.raises(ValueError, match="blind_teacher must match"):  # two teachers' labels never mix
         pipeline.dataset(replace(following, version=args.version + 2, blind_teacher=False))
+    with pytest.raises(ValueError, match="blind_teacher must match"):  # refused already when the job is asked for
+        jobs.pipeline_args("tank", args.version + 2, dagger_from=args.version, out_root=tmp_path)
     # the RL members do not learn from the teacher: carried over unchanged
     carried = jobs.train_member(following, "combat_dqn")
     assert carried["carried_from"] == args.version
@@ -98,9 +100,10 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
                        torch.load(args.out_dir / "combat_dqn.pt", weights_only=True)["temperature"])
     with pytest.raises(ValueError, match="earlier version"):
         jobs.pipeline_args("tank", 2, dagger_from=2, out_root=tmp_path)
-    stronger = jobs.pipeline_args("tank", 2, dagger_from=1, continuations=3, out_root=tmp_path)
+    # v1 here was labelled by the blind teacher, so its DAgger child asks for the same one
+    stronger = jobs.pipeline_args("tank", 2, dagger_from=1, continuations=3, blind_teacher=True, out_root=tmp_path)
     assert stronger.budget.lookahead_continuations == 3
-    assert not stronger.blind_teacher
+    assert not jobs.pipeline_args("tank", 2, out_root=tmp_path).blind_teacher
     assert jobs.pipeline_args("tank", 2, blind_teacher=True, out_root=tmp_path).blind_teacher
     with pytest.raises(ValueError, match="continuations"):
         jobs.pipeline_args("tank", 2, continuations=0, out_root=tmp_path)
