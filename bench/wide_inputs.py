@@ -46,6 +46,7 @@ import torch
 from aiworld.mobs.state import MAX_COUNT, MODEL_OUTPUTS, STATE_SIZE, VIEW_RANGE_CELLS
 from trainers.arena.core import VecArena
 from trainers.arena.gather import take_unit
+from trainers.arena.procedural import KINDS
 from trainers.arena.units import NUM_ARCHETYPES
 
 VIEW = VIEW_RANGE_CELLS
@@ -129,14 +130,20 @@ def wide_factory(name: str, num_arenas: int, seed: int) -> WideArena:
 
 def run_collect(options: argparse.Namespace) -> int:
     from trainers import lookahead
+    from trainers.arena import procedural
     from trainers.pipeline import Budget, scenarios_with
 
-    scenarios = scenarios_with(options.archetype, "train")
+    hand_made = [] if options.only_procedural else scenarios_with(options.archetype, "train")
     options.out.mkdir(parents=True, exist_ok=True)
     for chunk in range(options.chunks):  # a file per chunk: a long collection can be stopped and still used
         path = options.out / f"{options.archetype}-{options.seed}-{chunk}.npz"
         if path.exists():
             continue
+        scenarios = hand_made + (procedural.write(  # other generated maps for every chunk and seed
+            options.archetype, options.procedural, options.seed * 1000 + chunk,
+            options.out / "scenarios" / f"{options.seed}-{chunk}", tuple(options.procedural_kinds),
+            options.balance)
+            if options.procedural else [])
         settings = lookahead.LookaheadArgs(seed=options.seed * 1000 + chunk,
                                            continuations=Budget().lookahead_continuations,
                                            fresh_dice=options.fresh_dice, redraw_patterns=options.redraw_patterns)
@@ -324,6 +331,12 @@ def main() -> int:
     c.add_argument("--out", type=Path, required=True, help="directory for <archetype>-<seed>-<chunk>.npz")
     c.add_argument("--fresh-dice", action="store_true", help="the teacher's LookaheadArgs.fresh_dice")
     c.add_argument("--redraw-patterns", action="store_true", help="the teacher's LookaheadArgs.redraw_patterns")
+    c.add_argument("--procedural", type=int, default=0, metavar="N",
+                   help="generated train scenarios per chunk (trainers/arena/procedural.py), after the hand-made ones")
+    c.add_argument("--procedural-kinds", nargs="+", default=["open"], choices=KINDS, help="their map kinds")
+    c.add_argument("--only-procedural", action="store_true", help="the generated scenarios only")
+    c.add_argument("--balance", type=int, default=64, metavar="N",
+                   help="encounters per step of the structured maps' balance tuning (0: none; procedural.balance)")
     f = sub.add_parser("fit", help="train on 64 and on wide inputs, play held out and validation")
     f.add_argument("--archetype", required=True)
     f.add_argument("--data", type=Path, nargs="+", required=True)

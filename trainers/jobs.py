@@ -31,9 +31,11 @@ DISTILL_MARGIN = 0.01
 def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, seed: int = 1,
                   device: str | None = None, progress: bool = True, out_root: Path | None = None,
                   dagger_from: int | None = None, continuations: int | None = None,
-                  procedural: int = 0, blind_teacher: bool = False) -> PipelineArgs:
+                  procedural: int = 0, procedural_kinds: tuple[str, ...] | list[str] = ("open",),
+                  blind_teacher: bool = False) -> PipelineArgs:
     """continuations: plays per candidate the lookahead teacher averages (None: Budget's default);
-    procedural: generated train scenarios added to the training mix (PipelineArgs.procedural);
+    procedural: generated train scenarios added to the training mix (PipelineArgs.procedural), of the map
+    kinds procedural_kinds (taken in turn);
     blind_teacher: a teacher that does not know the party's patterns (PipelineArgs.blind_teacher)."""
     training.check_names(archetype)
     version = version or training.next_version(archetype)
@@ -46,13 +48,23 @@ def pipeline_args(archetype: str, version: int | None, *, scale: float = 1.0, se
         budget = replace(budget, lookahead_continuations=continuations)
     if not 0 <= procedural <= MAX_PROCEDURAL:
         raise ValueError(f"procedural must be 0 to {MAX_PROCEDURAL}, got {procedural}")
+    procedural_kinds = procedural_map_kinds(procedural_kinds)
     args = PipelineArgs(archetype=archetype, version=version,
                         out_root=Path(out_root or settings.AIWORLD_MODELS_DIR), budget=budget,
                         seed=seed, device=device, progress=progress, dagger_from=dagger_from,
-                        procedural=procedural, blind_teacher=blind_teacher)
+                        procedural=procedural, procedural_kinds=procedural_kinds, blind_teacher=blind_teacher)
     if dagger_from is not None:  # refused before any work, with the caller's error (CommandError, invalid_payload)
         pipeline.check_same_teacher(args)
     return args
+
+
+def procedural_map_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The generated maps' kinds, checked (ValueError: unknown, none, or not a list of names)."""
+    from trainers.arena import procedural
+
+    if isinstance(kinds, str) or not all(isinstance(k, str) for k in kinds):
+        raise ValueError(f"procedural_kinds must be a list of map kinds ({', '.join(procedural.KINDS)})")
+    return procedural.check_kinds(kinds)
 
 
 def _device(args: PipelineArgs) -> str:
@@ -67,6 +79,7 @@ def train_member(args: PipelineArgs, model_type: str, *, worker: str = "", force
                               algorithm=pipeline.ALGORITHM[model_type],
                               args={"budget": pipeline.asdict(args.budget), "seed": args.seed,
                                     "dagger_from": args.dagger_from, "procedural": args.procedural,
+                                    "procedural_kinds": list(args.procedural_kinds),
                                     "blind_teacher": args.blind_teacher})
     if run.status == run.Status.SUCCEEDED and not force and pipeline.weights_path(args, model_type).exists():
         return run.metrics

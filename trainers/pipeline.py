@@ -67,6 +67,7 @@ CALIBRATION_TICKS, CALIBRATION_ARENAS = 100, 16  # per train scenario: the state
 # Added to PipelineArgs.seed: each kind of evaluation plays its own encounters, the same for every version
 VALIDATION_SEED, ABLATION_SEED, HELDOUT_SEED, HEAD_TO_HEAD_SEED = 10_000, 20_000, 30_000, 40_000
 TRADITIONAL = int(Action.TRADITIONAL_AI)
+PROCEDURAL_BALANCE = 64  # encounters per step when a generated structured map's balance is tuned (procedural.py)
 
 
 @dataclass
@@ -130,6 +131,8 @@ class PipelineArgs:
     """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios) added to the
     RL members' training mix and to the lookahead teacher's games; validation, rollouts and evaluation keep
     the hand-made ones. 0: none"""
+    procedural_kinds: tuple[str, ...] = ("open",)
+    """their map kinds, taken in turn (trainers/arena/procedural.py KINDS: open, tunnels, gate, crossing)"""
     dagger_from: int | None = None
     """an earlier version of the archetype (with its dataset.npz and fusion.json) whose fused policy plays
     while the teacher labels (DAgger); its dataset is aggregated into this one's. None: the teacher plays"""
@@ -157,11 +160,12 @@ def scenarios_with(archetype: str, split: str) -> list[str]:
 
 
 def train_mix(args: PipelineArgs, seed: int) -> list[str]:
-    """The train scenarios holding the archetype, and args.procedural generated ones drawn with `seed`."""
+    """The train scenarios holding the archetype, and args.procedural generated ones (of the map kinds
+    args.procedural_kinds) drawn with `seed`."""
     from trainers.arena import procedural
 
-    generated = procedural.write(args.archetype, args.procedural, seed, args.out_dir / "scenarios") \
-        if args.procedural else []
+    generated = procedural.write(args.archetype, args.procedural, seed, args.out_dir / "scenarios",
+                                 args.procedural_kinds, PROCEDURAL_BALANCE) if args.procedural else []
     return args.scenarios("train") + generated
 
 

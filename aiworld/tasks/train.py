@@ -44,12 +44,15 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     dagger_from = _optional_int(payload, "dagger_from", "an earlier version")
     continuations = _optional_int(payload, "continuations", "plays per candidate")
     procedural = _optional_int(payload, "procedural", "generated train scenarios") or 0
+    kinds = payload.get("procedural_kinds", ["open"])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise PayloadError("invalid_payload", "procedural_kinds must be a list of map kinds")
     blind_teacher = payload.get("blind_teacher", False)
     if not isinstance(blind_teacher, bool):
         raise PayloadError("invalid_payload", "blind_teacher must be true or false")
     return {"archetype": archetype, "version": version, "scale": scale, "model_type": model_type,
             "dagger_from": dagger_from, "continuations": continuations, "procedural": procedural,
-            "blind_teacher": blind_teacher}
+            "procedural_kinds": kinds, "blind_teacher": blind_teacher}
 
 
 def _args(p: dict):
@@ -59,8 +62,8 @@ def _args(p: dict):
         return jobs.pipeline_args(p["archetype"], p["version"] or training.current_version(p["archetype"]),
                                   scale=p["scale"], progress=False, dagger_from=p["dagger_from"],
                                   continuations=p["continuations"], procedural=p["procedural"],
-                                  blind_teacher=p["blind_teacher"])
-    except ValueError as exc:  # dagger_from not an earlier version, a count out of range
+                                  procedural_kinds=p["procedural_kinds"], blind_teacher=p["blind_teacher"])
+    except ValueError as exc:  # dagger_from not an earlier version, a count out of range, an unknown map kind
         raise PayloadError("invalid_payload", str(exc)) from exc
 
 
@@ -75,7 +78,8 @@ def train_member(self, payload: dict) -> dict:
 
 @shared_task(name="aiworld.train.train_archetype", bind=True, base=IdempotentTask)
 def train_archetype(self, payload: dict) -> dict:
-    """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?, "blind_teacher"?}:
+    """{"archetype", "version"?, "scale"?, "dagger_from"?, "continuations"?, "procedural"?, "procedural_kinds"?,
+    "blind_teacher"?}:
     nine members, fusion, export, evaluation, promotion; a promoted version is then distilled
     (aiworld.train.distill)."""
     from trainers import jobs

@@ -25,12 +25,13 @@ TINY = Budget(dqn_steps=600, ppo_steps=1024, sac_steps=300, num_envs=8, rollout_
 
 
 @pytest.mark.django_db
-def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
+def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings, monkeypatch) -> None:
     torch.set_num_threads(1)
+    monkeypatch.setattr(pipeline, "PROCEDURAL_BALANCE", 8)  # the generated tunnels map's tuning, kept short
     settings.AIWORLD_MODELS_DIR = str(tmp_path)
     args = PipelineArgs(archetype="tank", version=training.current_version("tank"), out_root=tmp_path, budget=TINY,
                         progress=False, only_scenarios=("crossroads", "cave"), procedural=2,
-                        blind_teacher=True)
+                        procedural_kinds=("open", "tunnels"), blind_teacher=True)
     summary = jobs.run_archetype(args)
 
     runs = TrainingRun.objects.filter(archetype="tank", version=args.version)
@@ -53,15 +54,17 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings) -> None:
     assert 0 <= evaluation.wilson_low <= evaluation.win_rate <= evaluation.wilson_high <= 1
     assert evaluation.promoted  # nothing was active: the first version becomes active
     assert set(files.filter(model_type="fused").values_list("status", flat=True)) == {"active"}
-    # the RL members trained on crossroads and two generated scenarios (cave is held out)
+    # the RL members trained on crossroads and two generated scenarios, one of each kind asked (cave is held out)
     assert sorted(p.name for p in (args.out_dir / "scenarios").iterdir()) == \
-        ["procedural_tank_000.yaml", "procedural_tank_001.yaml"]
+        ["procedural_tank_000.yaml", "procedural_tank_001_tunnels.yaml"]
+    assert "party level tuned" in (args.out_dir / "scenarios" / "procedural_tank_001_tunnels.yaml").read_text()
     teacher = json.loads((args.out_dir / "lookahead.json").read_text())
     assert teacher["decisions"] > 0
     assert teacher["settings"]["redraw_patterns"] and teacher["settings"]["fresh_dice"]  # the blind teacher asked for
     assert sum(teacher["best_action_share"].values()) == pytest.approx(1.0, abs=6e-4)  # 11 shares, 4 places each
     # the teacher played the generated maps too
-    assert teacher["scenarios"] == ["crossroads", "procedural_tank_000", "procedural_tank_001"]
+    assert teacher["scenarios"] == ["crossroads", "procedural_tank_000", "procedural_tank_001_tunnels"]
+    assert runs.first().args["procedural_kinds"] == ["open", "tunnels"]
     for member in ("threat_assessment", "team_coordination", "spatial_vit", "temporal_transformer",
                    "pattern_recognition"):  # 11 outputs: the 11th hands the monster to the map server's AI
         assert runs.get(model_type=member).metrics["outputs"] == 11

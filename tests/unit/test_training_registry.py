@@ -96,12 +96,26 @@ def test_shipped_models_install_once_and_keep_an_active_choice(tmp_path: Path, s
     ({"archetype": "tank", "procedural": -1}, "invalid_payload"),
     ({"archetype": "tank", "procedural": "4"}, "invalid_payload"),
     ({"archetype": "tank", "blind_teacher": "yes"}, "invalid_payload"),
+    ({"archetype": "tank", "procedural_kinds": "tunnels"}, "invalid_payload"),  # a list, not a string
+    ({"archetype": "tank", "procedural_kinds": ["tunnels", 3]}, "invalid_payload"),
+    ({"archetype": "tank", "procedural_kinds": ["cave"]}, "invalid_payload"),  # a held-out map is no kind
+    ({"archetype": "tank", "procedural_kinds": []}, "invalid_payload"),
     ({"archetype": "tank", "blind_teacher": 1}, "invalid_payload"),
 ])
 def test_train_tasks_reject_bad_payloads(payload, code) -> None:
     with pytest.raises(PayloadError) as caught:
         train_archetype.apply(args=[payload]).get()
     assert caught.value.code == code
+
+
+@pytest.mark.django_db
+def test_the_train_command_refuses_an_unknown_map_kind_before_any_work(tmp_path, settings) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.AIWORLD_MODELS_DIR = str(tmp_path)
+    with pytest.raises(CommandError, match="map kinds must be some of open, tunnels, gate, crossing; got cave"):
+        call_command("train", "--all", "--archetype", "tank", "--procedural", "4", "--procedural-kinds", "cave")
+    assert not TrainingRun.objects.exists() and not any(tmp_path.iterdir())
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ than the 64 values is recorded by the lookahead collection and played by the eva
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -93,3 +94,26 @@ def test_compare_pairs_two_data_by_network_and_training_seed(tmp_path, capsys, m
     assert "mlp, blind minus knows, held out, by seed: +6.0, -5.0 (mean +0.5, 1/2 higher)" in out
     assert "mlp, knows: 2 trainings, held-out mean 65.0%" in out
     assert "90.0%" not in out
+
+
+def test_collect_on_generated_maps_draws_other_maps_for_every_chunk(tmp_path, monkeypatch):
+    """--procedural N --only-procedural: each chunk's teacher plays N maps of its own (seed and chunk), of the
+    kinds asked; without --only-procedural the hand-made train scenarios come first."""
+    played = []
+
+    def fake_collect(archetype, scenarios, batches, settings, arena_class=None):  # the search is measured elsewhere
+        played.append(list(scenarios))
+        return {k: np.zeros((1, 10, WIDE_SIZE) if k == "histories" else 1) for k in ("histories", "actions")}
+
+    monkeypatch.setattr(lookahead, "collect", fake_collect)
+    common = ["wide_inputs.py", "collect", "--archetype", "tank", "--batches", "2", "--chunks", "2",
+              "--procedural", "2", "--procedural-kinds", "gate", "crossing", "--balance", "0"]
+    monkeypatch.setattr(sys, "argv", [*common, "--only-procedural", "--out", str(tmp_path / "only")])
+    assert main() == 0
+    (first, second) = played
+    assert [Path(p).name for p in first] == ["procedural_tank_000_gate.yaml", "procedural_tank_001_crossing.yaml"]
+    assert [Path(p).read_text() for p in first] != [Path(p).read_text() for p in second]  # other maps next chunk
+    monkeypatch.setattr(sys, "argv", [*common, "--seed", "2", "--out", str(tmp_path / "both")])
+    played.clear()
+    assert main() == 0
+    assert "crossroads" in played[0] and played[0][-1].endswith("procedural_tank_001_crossing.yaml")

@@ -34,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--procedural", type=int, default=0, metavar="N",
                             help="generated train scenarios added to the RL members' mix and the teacher's games "
                                  "(default 0)")
+        parser.add_argument("--procedural-kinds", nargs="+", default=["open"], metavar="KIND",
+                            help="the generated maps' kinds, taken in turn: open (default), tunnels, gate, crossing "
+                                 "(trainers/arena/procedural.py)")
         parser.add_argument("--blind-teacher", action="store_true",
                             help="the lookahead teacher does not use the party's behaviour patterns or the coming "
                                  "tick's dice, which no state vector carries (docs/learning.md)")
@@ -53,7 +56,7 @@ class Command(BaseCommand):
                 args = jobs.pipeline_args(archetype, version, scale=o["scale"], seed=o["seed"], device=o["device"],
                                           progress=not o["no_progress"], dagger_from=o["dagger_from"],
                                           continuations=o["continuations"], procedural=o["procedural"],
-                                          blind_teacher=o["blind_teacher"])
+                                          procedural_kinds=o["procedural_kinds"], blind_teacher=o["blind_teacher"])
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             if o["model_type"]:
