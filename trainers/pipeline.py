@@ -128,7 +128,7 @@ class PipelineArgs:
     only_scenarios: tuple[str, ...] = ()
     """restrict every split to these scenarios (smoke tests); empty: all of them"""
     procedural: int = 0
-    """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios) added to the
+    """generated train scenarios (trainers/arena/procedural.py, written to <out_dir>/scenarios/seed-<seed>) added to the
     RL members' training mix and to the lookahead teacher's games; validation, rollouts and evaluation keep
     the hand-made ones. 0: none"""
     procedural_kinds: tuple[str, ...] = ("open",)
@@ -164,7 +164,7 @@ def train_mix(args: PipelineArgs, seed: int) -> list[str]:
     args.procedural_kinds) drawn with `seed`."""
     from trainers.arena import procedural
 
-    generated = procedural.write(args.archetype, args.procedural, seed, args.out_dir / "scenarios",
+    generated = procedural.write(args.archetype, args.procedural, seed, args.out_dir / "scenarios" / f"seed-{seed}",
                                  args.procedural_kinds, PROCEDURAL_BALANCE) if args.procedural else []
     return args.scenarios("train") + generated
 

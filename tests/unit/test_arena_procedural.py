@@ -141,3 +141,15 @@ def test_balanced_structured_maps_are_reproducible_and_inside_the_band():
         assert "party level tuned" in document["description"]
         assert procedural.BALANCE_PARTY_LEVEL[0] <= document["party_level"] <= procedural.BALANCE_PARTY_LEVEL[1]
         assert 0 < rate < 1  # not one-sided (16 fresh encounters: the band itself is too narrow to pin here)
+
+
+def test_a_folder_holding_the_same_draw_is_reused_and_another_draw_replaces_it(tmp_path, monkeypatch):
+    first = procedural.write("tank", 2, seed=3, folder=tmp_path, kinds=("gate",))
+    generate = procedural.generate
+    calls = []
+    monkeypatch.setattr(procedural, "generate", lambda *a, **k: calls.append(a) or generate(*a, **k))
+    assert procedural.write("tank", 2, seed=3, folder=tmp_path, kinds=("gate",)) == first and not calls
+    again = procedural.write("tank", 2, seed=4, folder=tmp_path, kinds=("gate",))  # another seed: drawn anew
+    assert len(calls) == 1 and again == first  # the same names...
+    assert load_scenario(again[0]).grid.tolist() != parse_scenario(procedural.generate("tank", 1, 3, ("gate",))[0]) \
+        .grid.tolist()  # ...holding the new draw

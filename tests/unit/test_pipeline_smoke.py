@@ -55,9 +55,10 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings, monkeypa
     assert evaluation.promoted  # nothing was active: the first version becomes active
     assert set(files.filter(model_type="fused").values_list("status", flat=True)) == {"active"}
     # the RL members trained on crossroads and two generated scenarios, one of each kind asked (cave is held out)
-    assert sorted(p.name for p in (args.out_dir / "scenarios").iterdir()) == \
-        ["procedural_tank_000.yaml", "procedural_tank_001_tunnels.yaml"]
-    assert "party level tuned" in (args.out_dir / "scenarios" / "procedural_tank_001_tunnels.yaml").read_text()
+    generated = args.out_dir / "scenarios" / f"seed-{args.seed}"
+    assert sorted(p.name for p in generated.iterdir()) == \
+        ["generated.json", "procedural_tank_000.yaml", "procedural_tank_001_tunnels.yaml"]
+    assert "party level tuned" in (generated / "procedural_tank_001_tunnels.yaml").read_text()
     teacher = json.loads((args.out_dir / "lookahead.json").read_text())
     assert teacher["decisions"] > 0
     assert teacher["settings"]["redraw_patterns"] and teacher["settings"]["fresh_dice"]  # the blind teacher asked for

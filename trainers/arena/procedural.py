@@ -19,6 +19,7 @@ write(...) saves them as YAML so that anything taking scenario names takes their
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from pathlib import Path
 
@@ -304,11 +305,21 @@ _Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
 
 def write(archetype: str, count: int, seed: int, folder: Path, kinds: tuple[str, ...] = ("open",),
           balance_encounters: int = 0) -> list[str]:
-    """generate() saved as <folder>/<name>.yaml; returns the paths (usable wherever scenario names are)."""
+    """generate() saved as <folder>/<name>.yaml; returns the paths (usable wherever scenario names are). A folder
+    whose manifest (generated.json) names the same arguments is reused as it is: the pipeline asks once per
+    member, and tuning a map's balance takes seconds."""
     folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "generated.json"
+    asked = {"archetype": archetype, "count": count, "seed": seed, "kinds": list(kinds),
+             "balance_encounters": balance_encounters}
+    if manifest.exists():
+        record = json.loads(manifest.read_text())
+        if record.get("asked") == asked and all(Path(p).exists() for p in record["paths"]):
+            return record["paths"]
     paths = []
     for document in generate(archetype, count, seed, kinds, balance_encounters):
         path = folder / f"{document['name']}.yaml"
         path.write_text(yaml.dump(document, Dumper=_Dumper, sort_keys=False))
         paths.append(str(path))
+    manifest.write_text(json.dumps({"asked": asked, "paths": paths}, indent=1))
     return paths
