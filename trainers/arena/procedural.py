@@ -134,8 +134,8 @@ def _tunnels(rng: np.random.Generator, width: int, height: int) -> tuple[list[li
 
 
 def _gate(rng: np.random.Generator, width: int, height: int) -> tuple[list[list[str]], dict]:
-    """A field cut by a wall (one or two cells thick) across its width, pierced by one or two gates two to four
-    cells wide; now and then a second, inner wall; a few blocks of cover on either side."""
+    """A field cut in two by a wall (one or two cells thick) from its north edge to its south edge, pierced by one
+    or two gates two to four cells wide; now and then a second, inner wall; a few blocks of cover."""
     rows = [["."] * width for _ in range(height)]
     walls = 1 if rng.random() < 0.7 else 2
     for k in range(walls):
@@ -259,7 +259,7 @@ def balance(document: dict, encounters: int, seed: int) -> tuple[dict, float]:
 
 
 def _balanced(archetype: str, index: int, rng: np.random.Generator, kind: str, encounters: int) -> dict:
-    """A structured document whose tuned difficulty gives a pack win rate inside BALANCE_BAND (drawn again
+    """A structured document whose tuned party level gives a pack win rate inside BALANCE_BAND (drawn again
     until it does, at most MAX_TRIES times)."""
     for attempt in range(MAX_TRIES):
         document, rate = balance(_document(archetype, index, rng, kind), encounters, seed=index * MAX_TRIES + attempt)
@@ -281,8 +281,9 @@ def check_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def generate(archetype: str, count: int, seed: int, kinds: tuple[str, ...] = ("open",),
              balance_encounters: int = 0) -> list[dict]:
     """`count` scenario documents for an archetype, the same for the same seed; scenario i has map kind
-    kinds[i % len(kinds)]; each is validated. balance_encounters > 0: the structured kinds' difficulty is tuned
-    (`balance`) with that many encounters per bisection step (the open kind keeps its random difficulty)."""
+    kinds[i % len(kinds)]; each is validated. balance_encounters > 0: the structured kinds' balance is tuned
+    (`balance`: their party level) with that many encounters per bisection step (the open kind keeps its random
+    difficulty and party level)."""
     if archetype not in ARCHETYPES:
         raise ValueError(f"unknown archetype {archetype!r}")
     kinds = check_kinds(kinds)
