@@ -62,7 +62,7 @@ def procedural_map_kinds(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The generated maps' kinds, checked (ValueError: unknown, none, or not a list of names)."""
     from trainers.arena import procedural
 
-    if isinstance(kinds, str) or not all(isinstance(k, str) for k in kinds):
+    if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
         raise ValueError(f"procedural_kinds must be a list of map kinds ({', '.join(procedural.KINDS)})")
     return procedural.check_kinds(kinds)
 

@@ -44,9 +44,7 @@ def _payload(payload: object, *, member: bool = False) -> dict:
     dagger_from = _optional_int(payload, "dagger_from", "an earlier version")
     continuations = _optional_int(payload, "continuations", "plays per candidate")
     procedural = _optional_int(payload, "procedural", "generated train scenarios") or 0
-    kinds = payload.get("procedural_kinds", ["open"])
-    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-        raise PayloadError("invalid_payload", "procedural_kinds must be a list of map kinds")
+    kinds = payload.get("procedural_kinds", ["open"])  # checked with the other pipeline arguments (_args)
     blind_teacher = payload.get("blind_teacher", False)
     if not isinstance(blind_teacher, bool):
         raise PayloadError("invalid_payload", "blind_teacher must be true or false")

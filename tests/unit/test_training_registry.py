@@ -98,6 +98,7 @@ def test_shipped_models_install_once_and_keep_an_active_choice(tmp_path: Path, s
     ({"archetype": "tank", "blind_teacher": "yes"}, "invalid_payload"),
     ({"archetype": "tank", "procedural_kinds": "tunnels"}, "invalid_payload"),  # a list, not a string
     ({"archetype": "tank", "procedural_kinds": ["tunnels", 3]}, "invalid_payload"),
+    ({"archetype": "tank", "procedural_kinds": 3}, "invalid_payload"),
     ({"archetype": "tank", "procedural_kinds": ["cave"]}, "invalid_payload"),  # a held-out map is no kind
     ({"archetype": "tank", "procedural_kinds": []}, "invalid_payload"),
     ({"archetype": "tank", "blind_teacher": 1}, "invalid_payload"),
