@@ -88,8 +88,10 @@ class Budget:
     rollout_arenas: int = 128
     """arenas per train scenario in those rollouts"""
     lookahead_batches: int = 50
-    """batches of 16 encounters the lookahead teacher plays (cycling over the train scenarios) to build the
-    supervised datasets; each decision costs 11 copies x 60 ticks of arena time per continuation"""
+    """batches of `lookahead_arenas` encounters the lookahead teacher plays (cycling over the train scenarios)
+    to build the supervised datasets; each decision costs 11 copies x 60 ticks of arena time per continuation"""
+    lookahead_arenas: int = 16
+    """encounters per teacher batch (lookahead.LookaheadArgs.arenas); smoke tests use fewer"""
     lookahead_continuations: int = 2
     """plays per candidate the teacher averages (lookahead.LookaheadArgs.continuations; version 3 used 1)"""
     supervised_epochs: int = 30
@@ -357,7 +359,8 @@ def dataset(args: PipelineArgs) -> Dataset:
     if path.exists():
         return _load_dataset(path, path.stat().st_mtime_ns)
     settings = lookahead.LookaheadArgs(seed=args.seed, continuations=args.budget.lookahead_continuations,
-                                       fresh_dice=args.blind_teacher, redraw_patterns=args.blind_teacher)
+                                       arenas=args.budget.lookahead_arenas, fresh_dice=args.blind_teacher,
+                                       redraw_patterns=args.blind_teacher)
     behaviour, earlier = None, None
     if args.dagger_from is not None:
         earlier = replace(args, version=args.dagger_from, dagger_from=None)

@@ -17,11 +17,11 @@ from aiworld.services import training
 from trainers import jobs, pipeline
 from trainers.pipeline import MEMBER_TYPES, Budget, PipelineArgs
 
-# The suite's slowest test (about 4 min with 40 ticks, 2 continuations and 8 tuning and ablation encounters): the
-# smallest budget that still exercises every stage
+# The suite's slowest test (about 3 min; about 4 with 40 ticks, 2 continuations and 8 tuning and ablation
+# encounters): the smallest budget that still exercises every stage
 TINY = Budget(dqn_steps=600, ppo_steps=1024, sac_steps=300, num_envs=8, rollout_ticks=24, rollout_arenas=4,
-              lookahead_batches=2, lookahead_continuations=1, supervised_epochs=1, tune_encounters=4,
-              eval_encounters=16, ablation_encounters=4)
+              lookahead_batches=2, lookahead_arenas=8, lookahead_continuations=1, supervised_epochs=1,
+              tune_encounters=4, eval_encounters=16, ablation_encounters=4)
 
 
 @pytest.mark.django_db
@@ -92,6 +92,7 @@ def test_pipeline_end_to_end_on_a_tiny_budget(tmp_path: Path, settings, monkeypa
     assert np.array_equal(data.values[:len(earlier.actions)], earlier.values)
     record = json.loads((following.out_dir / "lookahead.json").read_text())
     assert record["dagger_from"] == args.version and record["settings"]["continuations"] == 1  # TINY's
+    assert record["settings"]["arenas"] == 8
     assert record["new_decisions"] == len(data.actions) - len(earlier.actions)
     with pytest.raises(ValueError, match="blind_teacher must match"):  # two teachers' labels never mix
         pipeline.dataset(replace(following, version=args.version + 2, blind_teacher=False))
