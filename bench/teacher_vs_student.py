@@ -3,15 +3,15 @@ teacher (search at every decision, trainers/lookahead.py) and a served student (
 tick) each paired with the traditional pack; and on the student's own states, what the search would have
 played instead.
 
-    PYTHONPATH=. python bench/teacher_vs_student.py --archetype tank --encounters 48 \
+    PYTHONPATH=. python bench/teacher_vs_student.py --archetype tank --encounters 64 \
         --out bench/results/learning/teacher_vs_student_tank.json
 
 Every `hold` ticks of the student's game the search values the 11 candidates of each deciding monster twice,
 with independent dice (plays A and B). A picks the teacher's choice; B values it and the student's. The best
 of 11 noisy values is biased upwards, so a regret measured on the values that picked the best (A − A) is
-mostly noise; B[best of A] − B[student's] is not, and is what the student leaves on the table per decision,
-at the search's horizon. Both are reported. Slow by design (a search is 11 × continuations arena copies for
-`horizon` ticks): keep the counts small.
+partly noise (half or more, docs/benchmarks.md); B[best of A] − B[student's] is not, and is what the student
+leaves on the table per decision, at the search's horizon. Both are reported. Slow by design (a search is
+11 × continuations arena copies for `horizon` ticks): keep the counts small.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ regrets are measured on the values they claim to be measured on."""
 import numpy as np
 import pytest
 
-from aiworld.mobs.state import MODEL_OUTPUTS, TRADITIONAL_OUTPUT
-from bench.teacher_vs_student import decision_summary, student_side, versus_traditional
+from aiworld.mobs.state import MODEL_OUTPUTS, TRADITIONAL_OUTPUT, Action
+from bench.teacher_vs_student import OUTPUT_NAMES, decision_summary, student_side, versus_traditional
 from trainers import lookahead
 from trainers.evaluate import constant_policy
 
@@ -39,6 +39,11 @@ def test_regret_in_sample_uses_the_values_that_picked_and_cross_validated_the_ot
     assert summary["gain_over_traditional_student"][0] == pytest.approx((0.3 + 0.4) / 2)
     assert summary["student_outputs"]["skill_1"] == pytest.approx(0.5)
     assert summary["teacher_outputs_on_student_states"]["move_away"] == pytest.approx(0.5)
+
+
+def test_output_names_follow_the_action_ids():
+    assert OUTPUT_NAMES[:TRADITIONAL_OUTPUT] == tuple(Action(i).name.lower() for i in range(TRADITIONAL_OUTPUT))
+    assert len(OUTPUT_NAMES) == MODEL_OUTPUTS
 
 
 def test_a_teacher_without_a_better_candidate_keeps_the_traditional_ai():
