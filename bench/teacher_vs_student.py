@@ -29,73 +29,57 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiworld.mobs.state import ARCHETYPES, MODEL_OUTPUTS, TRADITIONAL_OUTPUT  # noqa: E402
+from aiworld.mobs.state import ARCHETYPES, MODEL_ACTIONS, MODEL_OUTPUTS, TRADITIONAL_OUTPUT, Action  # noqa: E402
 from bench.lookahead_teacher import play  # noqa: E402
 from trainers import lookahead  # noqa: E402
-from trainers.evaluate import WIN_MARGIN, HistoryBuffer, Policy, onnx_policy, wilson_interval  # noqa: E402
+from trainers.evaluate import Z_95, Policy, onnx_policy, paired_outcomes, play_side  # noqa: E402
 
-OUTPUT_NAMES = ("idle", "attack", "move_closer", "move_away", "move_random", "skill_1", "skill_2", "skill_3",
-                "change_target", "flee", "traditional")
-OUTPUT_OF = {int(a): i for i, a in enumerate(lookahead.CANDIDATES)}  # action id (0..9, 255) -> output index
+OUTPUT_NAMES = tuple(Action(i).name.lower() for i in range(MODEL_ACTIONS)) + ("traditional",)  # per output index
 
 
 def student_side(name: str, archetype: str, arenas: int, seed: int, policy: Policy,
                  settings: lookahead.LookaheadArgs | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Final scores of `arenas` encounters with the archetype's monsters on `policy` every tick (as served),
-    and, unless settings is None, at every `settings.hold`-th tick the student's output index and the
-    search's values A and B (float32[n, 11] each) of its deciding monsters. The searches play copies: the
-    game itself is the same with or without them."""
+    """Final scores of `arenas` encounters with the archetype's monsters on `policy` every tick (as served,
+    trainers/evaluate.play_side), and, unless settings is None, at every `settings.hold`-th tick the student's
+    output index and the search's values A and B (float32[n, 11] each) of its deciding monsters. The searches
+    play copies: the game itself is the same with or without them."""
     from trainers.arena import VecArena, load_scenario
 
     arena = VecArena(load_scenario(name), arenas, seed=seed, auto_reset=False)
-    controlled = np.asarray(arena.archetype) == ARCHETYPES.index(archetype)
-    memory = HistoryBuffer(arena.E, arena.M)
-    actions = np.full((arena.E, arena.M), lookahead.TRADITIONAL, np.int16)
     rng = np.random.default_rng([seed, 2])
     chosen_parts: list[np.ndarray] = []
     values_a: list[np.ndarray] = []
     values_b: list[np.ndarray] = []
-    t = 0
-    while not arena.finished.all():
-        states = arena.observe()
-        memory.push(states)
-        actions.fill(lookahead.TRADITIONAL)
-        acting = controlled & arena.alive & ~arena.finished[:, None]
-        if acting.any():
-            chosen = np.asarray(policy(states[acting], memory.gather(acting)))
-            actions[acting] = chosen
-            if settings is not None and t % settings.hold == 0:
-                ea, ma = np.nonzero(acting)
-                for out in (values_a, values_b):
-                    out.append(lookahead.candidate_values(
-                        arena, ea, ma, settings.hold, settings.horizon, int(rng.integers(2**31)),
-                        settings.continuations, settings.fresh_dice, settings.redraw_patterns))
-                chosen_parts.append(np.array([OUTPUT_OF[int(a)] for a in chosen], np.int64))
-        arena.step(actions)
-        memory.reset(np.asarray(arena.finished))  # a finished arena no longer acts; its rows stay zero
-        t += 1
+
+    def search(tick: int, acting: np.ndarray, chosen: np.ndarray) -> None:
+        if settings is None or tick % settings.hold:
+            return
+        ea, ma = np.nonzero(acting)
+        for out in (values_a, values_b):
+            out.append(lookahead.candidate_values(
+                arena, ea, ma, settings.hold, settings.horizon, int(rng.integers(2**31)),
+                settings.continuations, settings.fresh_dice, settings.redraw_patterns))
+        chosen_parts.append(np.where(chosen == int(Action.TRADITIONAL_AI), TRADITIONAL_OUTPUT, chosen).astype(np.int64))
+
+    result = play_side(arena, policy, ARCHETYPES.index(archetype), observer=search)
     empty = np.zeros((0, MODEL_OUTPUTS), np.float32)
     record = {"student": np.concatenate(chosen_parts) if chosen_parts else np.zeros(0, np.int64),
               "a": np.concatenate(values_a) if values_a else empty,
               "b": np.concatenate(values_b) if values_b else empty}
-    return arena._scores()[2], record
+    return result.score.astype(np.float32), record  # as the arena keeps it (and bench/lookahead_teacher.play)
 
 
 def versus_traditional(diffs: np.ndarray) -> dict[str, float]:
-    """Paired outcome counts of score differences (side − traditional) as trainers/evaluate.py counts them."""
-    n = len(diffs)
-    wins, losses = int((diffs > WIN_MARGIN).sum()), int((diffs < -WIN_MARGIN).sum())
-    low, high = wilson_interval(wins, n)
-    return {"encounters": n, "wins": wins, "ties": n - wins - losses, "losses": losses,
-            "win_rate": wins / n if n else math.nan, "wilson_low": low, "wilson_high": high,
-            "mean_score_gain": float(diffs.mean()) if n else math.nan}
+    """Paired outcomes of score differences (side − traditional), as trainers/evaluate.py counts them, and the
+    mean difference."""
+    return {**paired_outcomes(diffs), "mean_score_gain": float(diffs.mean()) if len(diffs) else math.nan}
 
 
 def _mean_and_half_width(x: np.ndarray) -> list[float]:
     """[mean, half-width of its 95 % normal interval]."""
     if len(x) < 2:
         return [float(x.mean()) if len(x) else math.nan, math.nan]
-    return [float(x.mean()), float(1.959964 * x.std(ddof=1) / math.sqrt(len(x)))]
+    return [float(x.mean()), float(Z_95 * x.std(ddof=1) / math.sqrt(len(x)))]
 
 
 def _shares(indices: np.ndarray) -> dict[str, float]:

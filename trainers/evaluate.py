@@ -183,15 +183,20 @@ def _check_actions(actions: np.ndarray, n: int) -> np.ndarray:
     return actions.astype(np.int16)
 
 
+Observer = Callable[[int, np.ndarray, np.ndarray], None]
+"""observer(tick, acting bool[E, M], actions int[n]): called when the policy has chosen, before the arena steps."""
+
+
 def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int = MAX_TICKS,
-              hold: int = 1) -> SideResult:
+              hold: int = 1, observer: Observer | None = None) -> SideResult:
     """Play every arena of `arena` to the end of its first encounter.
 
     policy None: the whole pack plays the traditional AI. Otherwise the living monsters of the archetype
     act by the policy, every tick as served (hold 1), or every `hold` ticks with the action kept in between,
     as the lookahead teacher plays (trainers/lookahead.py). An arena that finished keeps being stepped (all
     255) until the last one finishes; only its first outcome counts, so whether the arena idles, replays or
-    resets a finished encounter does not change the result.
+    resets a finished encounter does not change the result. `observer` sees each decision (a search that
+    values the policy's choices in copies of the arena: bench/teacher_vs_student.py).
     """
     if hold < 1:
         raise ValueError(f"hold must be at least 1 tick, got {hold}")
@@ -213,6 +218,8 @@ def play_side(arena, policy: Policy | None, archetype_index: int, max_ticks: int
             acting = controlled & arena.alive
             if decides and acting.any():
                 actions[acting] = _check_actions(policy(states[acting], memory.gather(acting)), int(acting.sum()))
+                if observer is not None:
+                    observer(tick, acting, actions[acting])
             if not decides:
                 actions[~acting] = TRADITIONAL  # died or finished since the decision
         step = arena.step(actions)
@@ -249,6 +256,16 @@ def _per_monster(reward: np.ndarray, controlled: np.ndarray) -> float:
     return float(reward.sum() / total) if total else float("nan")
 
 
+def paired_outcomes(diff: np.ndarray) -> dict[str, Any]:
+    """Counts of paired score differences (side − opponent): a win beyond WIN_MARGIN, a loss below −WIN_MARGIN,
+    a tie between; the win rate (ties count as not won) with its Wilson 95% interval."""
+    n = len(diff)
+    wins, losses = int((diff > WIN_MARGIN).sum()), int((diff < -WIN_MARGIN).sum())
+    low, high = wilson_interval(wins, n)
+    return {"encounters": n, "wins": wins, "ties": n - wins - losses, "losses": losses,
+            "win_rate": wins / n if n else float("nan"), "wilson_low": low, "wilson_high": high}
+
+
 @dataclass
 class PairedTotals:
     """Both sides of every pair played so far (concatenated over batches)."""
@@ -261,12 +278,7 @@ class PairedTotals:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def summary(self) -> dict[str, Any]:
-        diff = self.cat("ml", "score") - self.cat("traditional", "score")
-        n = len(diff)
-        wins, losses = int((diff > WIN_MARGIN).sum()), int((diff < -WIN_MARGIN).sum())
-        low, high = wilson_interval(wins, n)
-        return {"encounters": n, "wins": wins, "ties": n - wins - losses, "losses": losses,
-                "win_rate": wins / n if n else float("nan"), "wilson_low": low, "wilson_high": high,
+        return {**paired_outcomes(self.cat("ml", "score") - self.cat("traditional", "score")),
                 "mean_score_ml": _mean(self.cat("ml", "score")),
                 "mean_score_traditional": _mean(self.cat("traditional", "score")),
                 "mean_reward_ml": _per_monster(self.cat("ml", "reward"), self.cat("ml", "controlled")),
