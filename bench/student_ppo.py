@@ -22,6 +22,11 @@ scenarios:
   played only at the end (--heldout), by the kept policy and by the shipped student, on the 1,000 held-out
   encounters of every table in docs/benchmarks.md; they choose nothing.
 
+With --procedural N the games also play N generated maps (trainers/arena/procedural.py, --procedural-kinds,
+balanced as the pipeline's), --procedural-arenas at once each; with --select-maps M the kept policy is chosen
+on M other generated maps (another draw, never trained on) instead of the train scenarios, which the policy
+learns on and whose win rates have not followed the held-out ones. The maps go to <out>/<A>/scenarios/.
+
 Results go to <out>/<A>/log.jsonl (one line per iteration and per evaluation) and best.pt. Nothing is
 registered or shipped.
 
@@ -52,6 +57,7 @@ from trainers.networks import DistilledMLP
 from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, scenarios_with, torch_policy
 
 REWARD_SCALE = 100.0  # score points per tick are ~0.005: scaled so that returns are of order one
+GENERATED_SELECTION = 500  # added to --seed: the draw of the generated maps the kept policy is chosen on
 TRAIN_SEED = 70_000  # arena seeds of the training games: other than validation (10,000+) and held-out (30,000+)
 
 
@@ -76,12 +82,13 @@ def critic(hidden: int = 256) -> nn.Module:
 
 
 class Games:
-    """Arenas of every train scenario, auto-resetting, with the history of each monster of the archetype."""
+    """Arenas of the given scenarios, auto-resetting, with the history of each monster of the archetype."""
 
-    def __init__(self, archetype: str, arenas: int, seed: int):
+    def __init__(self, archetype: str, scenarios: list[tuple[str, int]], seed: int):
+        """scenarios: (name or YAML path, arenas played at once) pairs."""
         index = ARCHETYPES.index(archetype)
         self.groups = []
-        for i, name in enumerate(scenarios_with(archetype, "train")):
+        for i, (name, arenas) in enumerate(scenarios):
             arena = VecArena(load_scenario(name), arenas, seed=seed + 7919 * i, auto_reset=True)
             controlled = np.asarray(arena.archetype[0]) == index
             memory = HistoryBuffer(arena.E, arena.M)
@@ -120,20 +127,23 @@ class Games:
         return np.concatenate(rewards).astype(np.float32), np.concatenate(dones), finals
 
 
-def validate(model: nn.Module, archetype: str, encounters: int, split: str = "train") -> dict:
-    seed = 1 + (VALIDATION_SEED if split == "train" else HELDOUT_SEED)
-    result = evaluate(torch_policy(model.eval()), archetype, scenarios_with(archetype, split), encounters, seed,
-                      progress=False)
+def validate(model: nn.Module, archetype: str, encounters: int, split: str = "train",
+             scenarios: list[str] | None = None) -> dict:
+    """Paired win rate on the split's scenarios (or on `scenarios`, generated maps, with the validation seed)."""
+    seed = 1 + (VALIDATION_SEED if split in ("train", "generated") else HELDOUT_SEED)
+    result = evaluate(torch_policy(model.eval()), archetype, scenarios or scenarios_with(archetype, split),
+                      encounters, seed, progress=False)
     return {"split": split, "encounters": result.encounters, "win_rate": result.win_rate,
             "wilson": [result.wilson_low, result.wilson_high], "mean_score_ml": result.mean_score_ml,
-            "mean_score_traditional": result.mean_score_traditional}
+            "mean_score_traditional": result.mean_score_traditional,
+            "per_scenario": {name: row["win_rate"] for name, row in result.per_scenario.items()}}
 
 
 def plot(png: Path, logs: list[Path]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 6.5))
+    fig = Figure(figsize=(9, 4.5 + 0.35 * len(logs)))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for path in logs:
@@ -141,8 +151,11 @@ def plot(png: Path, logs: list[Path]) -> None:
         points = [(r["iteration"], r["eval"]["win_rate"]) for r in rows if "eval" in r]
         summary = next((r["summary"] for r in rows if "summary" in r), {})
         o = summary.get("options", {})
+        generated = o.get("procedural") or 0
         label = (f"{o.get('archetype', path.parent.name)} lr {o.get('lr', 0):g} kl {o.get('kl', 0):g}"
-                 f"{' (from an earlier run)' if o.get('init') else ''}")
+                 f"{' (from an earlier run)' if o.get('init') else ''}"
+                 f"{f', +{generated} generated maps' if generated else ''}"
+                 f"{' (chosen on generated maps)' if o.get('select_maps') else ''}")
         (line,) = ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=f"{label}, validation")
         if "heldout_kept" in summary:
             end = points[-1][0]
@@ -155,7 +168,7 @@ def plot(png: Path, logs: list[Path]) -> None:
     ax.set_ylabel("paired win rate vs traditional AI")
     ax.set_title("Students fine-tuned on the encounter score: validation (lines), held out (star kept, x shipped)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize="x-small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, fontsize="x-small")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, format="png", dpi=110)
@@ -184,6 +197,13 @@ def main() -> int:
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--encounters", type=int, default=500, help="validation encounters per evaluation")
     parser.add_argument("--heldout", action="store_true", help="at the end, the 1,000 held-out encounters")
+    parser.add_argument("--procedural", type=int, default=0,
+                        help="generated train maps (trainers/arena/procedural.py, balanced) besides the hand-made")
+    parser.add_argument("--procedural-kinds", nargs="+", default=["tunnels", "gate", "crossing"])
+    parser.add_argument("--procedural-arenas", type=int, default=6, help="arenas per generated train map")
+    parser.add_argument("--select-maps", type=int, default=0,
+                        help="choose the kept policy on this many other generated maps (never trained on) "
+                             "instead of the hand-made train maps")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", type=Path,
                         help="start the policy from this best.pt (the KL anchor stays the shipped student)")
@@ -217,11 +237,26 @@ def main() -> int:
     value = critic()
     policy_opt = torch.optim.Adam(policy.parameters(), lr=options.lr)
     value_opt = torch.optim.Adam(value.parameters(), lr=options.critic_lr)
-    games = Games(options.archetype, options.arenas, TRAIN_SEED + 1000 * options.seed)
-    S, T = games.slots, options.steps
-    print(f"{options.archetype}: {len(games.groups)} train scenarios, {S} slots, {T} ticks per rollout", flush=True)
+    from trainers.arena import procedural
+    from trainers.pipeline import PROCEDURAL_BALANCE
 
-    best = validate(policy, options.archetype, options.encounters)
+    kinds = procedural.check_kinds(options.procedural_kinds)
+    generated = procedural.write(options.archetype, options.procedural, options.seed,
+                                 out / "scenarios" / "train", kinds, PROCEDURAL_BALANCE) if options.procedural else []
+    # the selection maps: another draw (seed + GENERATED_SELECTION), so no map is both trained on and chosen by
+    selection = procedural.write(options.archetype, options.select_maps, options.seed + GENERATED_SELECTION,
+                                 out / "scenarios" / "selection", kinds,
+                                 PROCEDURAL_BALANCE) if options.select_maps else []
+    split = "generated" if selection else "train"
+    played = [(name, options.arenas) for name in scenarios_with(options.archetype, "train")]
+    played += [(path, options.procedural_arenas) for path in generated]
+    games = Games(options.archetype, played, TRAIN_SEED + 1000 * options.seed)
+    S, T = games.slots, options.steps
+    print(f"{options.archetype}: {len(games.groups)} train scenarios ({len(generated)} generated), {S} slots, {T} "
+          f"ticks per rollout; the kept policy is chosen on {len(selection) or 'the train'} "
+          f"{'generated' if selection else 'hand-made'} maps", flush=True)
+
+    best = validate(policy, options.archetype, options.encounters, split, selection)
     best_state, best_iteration = copy.deepcopy(policy.state_dict()), 0
     record({"iteration": 0, "eval": best})
     print(f"initial policy: validation {best['win_rate']:.3f}", flush=True)
@@ -307,7 +342,7 @@ def main() -> int:
                "mean_final_score": float(np.mean(recent)) if recent else None,
                "acting": int(acting.sum()), **{k: float(np.mean(v)) if v else None for k, v in stats.items()}}
         if iteration % options.eval_every == 0 or iteration == options.iterations:
-            row["eval"] = validate(policy, options.archetype, options.encounters)
+            row["eval"] = validate(policy, options.archetype, options.encounters, split, selection)
             if row["eval"]["win_rate"] > best["win_rate"]:
                 best, best_state, best_iteration = row["eval"], copy.deepcopy(policy.state_dict()), iteration
             torch.save({"state_dict": best_state, "iteration": best_iteration}, out / "best.pt")
@@ -321,6 +356,9 @@ def main() -> int:
         kept.load_state_dict(best_state)
         summary["heldout_kept"] = validate(kept, options.archetype, 1000, "heldout")
         summary["heldout_shipped"] = validate(shipped, options.archetype, 1000, "heldout")
+        if selection:  # the hand-made train maps too, for comparison with the runs chosen on them
+            summary["train_kept"] = validate(kept, options.archetype, options.encounters)
+            summary["train_shipped"] = validate(shipped, options.archetype, options.encounters)
         print(f"held out: kept {summary['heldout_kept']['win_rate']:.3f}, shipped "
               f"{summary['heldout_shipped']['win_rate']:.3f}", flush=True)
     record({"summary": summary})
