@@ -49,12 +49,12 @@ from torch import nn
 from tqdm import tqdm
 
 from aiworld.mobs.state import ARCHETYPES, HISTORY_LENGTH, STATE_SIZE, output_actions
-from trainers.arena import VecArena, load_scenario
+from trainers.arena import VecArena, load_scenario, procedural
 from trainers.common import mlp
 from trainers.distill import TRADITIONAL
 from trainers.evaluate import HistoryBuffer, evaluate
 from trainers.networks import DistilledMLP
-from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, scenarios_with, torch_policy
+from trainers.pipeline import HELDOUT_SEED, PROCEDURAL_BALANCE, VALIDATION_SEED, scenarios_with, torch_policy
 
 REWARD_SCALE = 100.0  # score points per tick are ~0.005: scaled so that returns are of order one
 GENERATED_SELECTION = 500  # added to --seed: the draw of the generated maps the kept policy is chosen on
@@ -237,9 +237,6 @@ def main() -> int:
     value = critic()
     policy_opt = torch.optim.Adam(policy.parameters(), lr=options.lr)
     value_opt = torch.optim.Adam(value.parameters(), lr=options.critic_lr)
-    from trainers.arena import procedural
-    from trainers.pipeline import PROCEDURAL_BALANCE
-
     kinds = procedural.check_kinds(options.procedural_kinds)
     generated = procedural.write(options.archetype, options.procedural, options.seed,
                                  out / "scenarios" / "train", kinds, PROCEDURAL_BALANCE) if options.procedural else []
@@ -252,9 +249,9 @@ def main() -> int:
     played += [(path, options.procedural_arenas) for path in generated]
     games = Games(options.archetype, played, TRAIN_SEED + 1000 * options.seed)
     S, T = games.slots, options.steps
+    chosen_on = f"{len(selection)} other generated maps" if selection else "the hand-made train maps"
     print(f"{options.archetype}: {len(games.groups)} train scenarios ({len(generated)} generated), {S} slots, {T} "
-          f"ticks per rollout; the kept policy is chosen on {len(selection) or 'the train'} "
-          f"{'generated' if selection else 'hand-made'} maps", flush=True)
+          f"ticks per rollout; the kept policy is chosen on {chosen_on}", flush=True)
 
     best = validate(policy, options.archetype, options.encounters, split, selection)
     best_state, best_iteration = copy.deepcopy(policy.state_dict()), 0
