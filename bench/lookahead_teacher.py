@@ -58,16 +58,20 @@ def main() -> int:
                         help="the copies do not replay the real arena's dice of the decision's tick (LookaheadArgs)")
     parser.add_argument("--redraw-patterns", action="store_true",
                         help="each play draws the party's behaviour patterns anew (LookaheadArgs.redraw_patterns)")
+    parser.add_argument("--horizon", type=int, default=lookahead.LookaheadArgs.horizon,
+                        help="ticks from a decision to the score that values it (LookaheadArgs.horizon)")
+    parser.add_argument("--scenarios", nargs="+",
+                        help="play these (scenario i with seed --seed + i) instead of each archetype's held-out ones")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
 
     settings = lookahead.LookaheadArgs(continuations=args.continuations, fresh_dice=args.fresh_dice,
-                                        redraw_patterns=args.redraw_patterns)
+                                        redraw_patterns=args.redraw_patterns, horizon=args.horizon)
     results = {}
     for archetype in args.archetypes:
         started = time.perf_counter()
-        names = scenarios_with(archetype, "heldout")
+        names = args.scenarios or scenarios_with(archetype, "heldout")
         per = max(1, args.encounters // len(names))
         diffs = np.concatenate([play(n, archetype, per, args.seed + i, settings)
                                 - play(n, archetype, per, args.seed + i, None) for i, n in enumerate(names)])
@@ -77,7 +81,7 @@ def main() -> int:
                               "wilson_low": low, "wilson_high": high, "mean_score_gain": float(diffs.mean()),
                               "seconds": round(time.perf_counter() - started, 1)}
         print(archetype, json.dumps(results[archetype]), flush=True)
-    report = {"settings": asdict(settings), "scenarios": "heldout", "results": results}
+    report = {"settings": asdict(settings), "scenarios": args.scenarios or "heldout", "results": results}
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     return 0
