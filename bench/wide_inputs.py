@@ -27,6 +27,11 @@ Every extra value is something rAthena's map server knows: the units within a mo
 and who targets or casts at the monster wherever they stand; nothing the adventurers' players decide privately
 (their behaviour pattern) is included.
 
+`collect --extras map` and `fit --extras map` append MAP_EXTRA_NAMES instead: the ground beyond the 5 x 5 cells of
+the protocol (straight runs to the walls, how open and connected the area is, walking steps to the target and the
+nearest enemies, how far MOVE_AWAY gets before a dead end), all from the map's cells and walking distances, as
+rAthena's map_getcell and path_search give them.
+
 `collect --fresh-dice --redraw-patterns` records a teacher that does not use what no state can show either (the
 party's patterns, the dice of the decision's own tick): whether a student imitates such a teacher better
 (docs/benchmarks.md, "A teacher that knows only what a student could").
@@ -46,6 +51,7 @@ import torch
 from aiworld.mobs.state import MAX_COUNT, MODEL_OUTPUTS, STATE_SIZE, VIEW_RANGE_CELLS
 from trainers.arena.core import VecArena
 from trainers.arena.gather import take_unit
+from trainers.arena.geometry import DX, DY, UNREACHABLE, GridMap, box_mean
 from trainers.arena.procedural import KINDS
 from trainers.arena.units import NUM_ARCHETYPES
 
@@ -126,6 +132,96 @@ def wide_factory(name: str, num_arenas: int, seed: int) -> WideArena:
     return WideArena(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
 
 
+# -- the map beyond the 5 x 5 cells around (`--extras map`) ---------------------------------------------------
+
+REACH = 7  # walking steps: "near" for the counts below, and how far an escape is followed
+MAP_EXTRA_NAMES = tuple(f"free_run_{dx:+d}_{dy:+d}" for dx, dy in zip(DX, DY, strict=True)) + (
+    "open_space_15x15", "reachable_within_3", "reachable_within_7", "target_walk", "target_detour",
+    "nearest_enemy_walk", "enemies_within_walk_7", "escape_depth")
+MAP_SIZE = STATE_SIZE + len(MAP_EXTRA_NAMES)
+
+
+def _map_tables(mp: GridMap) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of one map, cached on it: free_run float32[C, 8] (legal straight steps in each direction, up to
+    the view range, / 14) and float32[C, 3] (walkable share of the 15 x 15 cells around; cells within 3 and 7
+    walking steps as shares of the 7 x 7 and 15 x 15 boxes that bound them)."""
+    cached = getattr(mp, "_bench_map_tables", None)
+    if cached is None:
+        C = mp.cells
+        run = np.zeros((C, 8), np.float32)
+        for d in range(8):
+            cur, going = np.arange(C), np.ones(C, bool)
+            for _ in range(VIEW):
+                going &= mp.allowed[cur, d]
+                run[:, d] += going
+                cur = mp.neighbour[cur, d]
+        area = np.stack([box_mean(mp.walkable, REACH, 0.0).ravel(),
+                         (mp.steps <= 3).sum(axis=0) / 49, (mp.steps <= REACH).sum(axis=0) / (2 * REACH + 1) ** 2],
+                        axis=1).astype(np.float32)
+        cached = mp._bench_map_tables = (run / VIEW, area)
+    return cached
+
+
+def map_extras(A: VecArena) -> np.ndarray:
+    """float32[E, M, len(MAP_EXTRA_NAMES)]: what the map server's cell data and path search say about the ground
+    around each monster: how far it can walk straight in the 8 directions; how open and how connected its
+    surroundings are; walking steps to its target (1 if none or unreachable) and how much longer that is than the
+    straight distance; walking steps to the nearest enemy and how many enemies are within 7 steps; and how many
+    of 7 steps MOVE_AWAY from the nearest enemy in view could take before a dead end (1 if none in view)."""
+    mp, M = A.map, A.M
+    run, area = _map_tables(mp)
+    here = A.cell[:, :M]
+    E = here.shape[0]
+    out = np.zeros((E, M, len(MAP_EXTRA_NAMES)), np.float32)
+    out[..., :8] = run[here]
+    out[..., 8:11] = area[here]
+    c = 11
+    target = A.target[:, :M]
+    has = (target >= 0) & A.alive_u[:, :M]
+    tcell = take_unit(A.cell, np.maximum(target, 0))
+    walk = mp.steps_between(tcell, here)
+    straight = np.maximum(np.abs(take_unit(A.x, np.maximum(target, 0)) - A.x[:, :M]),
+                          np.abs(take_unit(A.y, np.maximum(target, 0)) - A.y[:, :M]))
+    reachable = has & (walk < UNREACHABLE)
+    out[..., c] = np.where(reachable, walk / VIEW, 1.0)
+    out[..., c + 1] = np.where(reachable, (walk - straight) / VIEW, np.where(has, 1.0, 0.0))
+    enemies = A.alive_u[:, M:]  # [E, P]
+    steps = mp.steps_between(A.cell[:, None, M:], here[:, :, None])  # [E, M, P]
+    steps = np.where(enemies[:, None, :], steps, UNREACHABLE)
+    out[..., c + 2] = steps.min(axis=2) / VIEW
+    out[..., c + 3] = (steps <= REACH).sum(axis=2) / MAX_COUNT
+    near = A.nearest[:, :M]
+    in_view = A.nearest_dist[:, :M] <= VIEW
+    ncell = take_unit(A.cell, near)
+    cur, going, depth = here.copy(), in_view.copy(), np.zeros(here.shape, np.float32)
+    for _ in range(REACH):
+        d = mp.away_dir(ncell, cur)
+        going &= d >= 0
+        depth += going
+        cur = np.where(going, mp.neighbour[cur, np.maximum(d, 0)], cur)
+    out[..., c + 4] = np.where(in_view, depth / REACH, 1.0)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+class MapArena(VecArena):
+    """A VecArena whose observe() is the 64 values of docs/protocol.md followed by MAP_EXTRA_NAMES."""
+
+    state_size = MAP_SIZE
+
+    def observe(self) -> np.ndarray:
+        return np.concatenate([super().observe(), map_extras(self)], axis=2)
+
+
+def map_factory(name: str, num_arenas: int, seed: int) -> MapArena:
+    from trainers.arena import load_scenario
+
+    return MapArena(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
+
+
+EXTRAS = {"enemies": (WideArena, wide_factory, EXTRA_NAMES), "map": (MapArena, map_factory, MAP_EXTRA_NAMES)}
+
+
 # -- collect ------------------------------------------------------------------------------------------------
 
 def run_collect(options: argparse.Namespace) -> int:
@@ -148,7 +244,8 @@ def run_collect(options: argparse.Namespace) -> int:
                                            continuations=Budget().lookahead_continuations,
                                            fresh_dice=options.fresh_dice, redraw_patterns=options.redraw_patterns)
         started = time.monotonic()
-        data = lookahead.collect(options.archetype, scenarios, options.batches, settings, arena_class=WideArena)
+        data = lookahead.collect(options.archetype, scenarios, options.batches, settings,
+                                arena_class=EXTRAS[options.extras][0])
         data["histories"] = data["histories"].astype(np.float16)  # all values in [0, 1]: within 0.00025
         np.savez_compressed(path, **data)
         print(f"{options.archetype} chunk {chunk}: {len(data['actions']):,} decisions in "
@@ -180,8 +277,12 @@ def run_fit(options: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wide-inputs-"))
     args = PipelineArgs(archetype=options.archetype, version=0, out_root=tmp)  # for its scenarios and seed
     rows: list[dict] = []
+    arena_class, wide, names = EXTRAS[options.extras]
+    if data.histories.shape[-1] != arena_class.state_size:
+        raise SystemExit(f"the data hold {data.histories.shape[-1]} values per tick, --extras {options.extras} "
+                         f"means {arena_class.state_size}")
     for seed in options.seeds:
-        for variant, width, factory in (("64 values", STATE_SIZE, None), ("wide", WIDE_SIZE, wide_factory)):
+        for variant, width, factory in (("64 values", STATE_SIZE, None), ("wide", arena_class.state_size, wide)):
             if variant not in options.variants:
                 continue
             started = time.monotonic()
@@ -218,11 +319,11 @@ def run_fit(options: argparse.Namespace) -> int:
                   f"held-out {row['heldout']['win_rate']:.1%}, validation {row['train']['win_rate']:.1%}", flush=True)
             if options.out:
                 options.out.parent.mkdir(parents=True, exist_ok=True)
-                options.out.write_text(json.dumps({"archetype": options.archetype,
+                options.out.write_text(json.dumps({"archetype": options.archetype, "extras_set": options.extras,
                                                    "data": [str(p) for p in options.data],
                                                    "encounters": options.encounters,
                                                    "validation_encounters": options.validation_encounters,
-                                                   "extras": EXTRA_NAMES,
+                                                   "extras": names,
                                                    "rows": rows}, indent=1))
     print(f"\n{options.archetype}, {options.model}: {len(data.actions):,} decisions, "
           f"{options.encounters} held-out and {options.validation_encounters} validation pairs\n")
@@ -237,16 +338,33 @@ def run_fit(options: argparse.Namespace) -> int:
 
 # -- plot -------------------------------------------------------------------------------------------------
 
+def _panels(paths: list[Path]) -> list[dict]:
+    """The result files as one panel each, files of one archetype, network and extras (e.g. the 64-value and the
+    wide trainings run as two processes) joined into one panel."""
+    panels: dict[tuple, dict] = {}
+    for path in paths:
+        result = json.loads(Path(path).read_text())
+        key = (result["archetype"], result["rows"][0].get("model", "transformer"), result.get("extras_set", "enemies"))
+        panel = panels.setdefault(key, {**result, "rows": []})
+        panel["rows"] += result["rows"]
+    return list(panels.values())
+
+
 def run_plot(options: argparse.Namespace) -> int:
-    """One panel per result file: each training's held-out win rate (Wilson 95 % bar) and validation win
-    rate, 64 values beside wide, with the 75 % target and the shipped student's held-out win rate."""
+    """One panel per archetype, network and extras: each training's held-out win rate (Wilson 95 % bar) and
+    validation win rate, 64 values beside wide, with the 75 % target and the shipped student's held-out win rate
+    (`--shipped`: one value for every panel, or one per panel)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    results = [json.loads(Path(p).read_text()) for p in options.results]
+    results = _panels(options.results)
+    shipped = options.shipped or [None]
+    if len(shipped) not in (1, len(results)):
+        raise SystemExit(f"--shipped: one value, or one per panel ({len(results)})")
+    shipped = shipped * len(results) if len(shipped) == 1 else shipped
     fig = Figure(figsize=(5 * len(results), 4.5))
     axes = fig.subplots(1, len(results), squeeze=False, sharey=True)[0]
-    for ax, result in zip(axes, results, strict=True):
+    for ax, result, line in zip(axes, results, shipped, strict=True):
         widths = {r["variant"]: r["width"] for r in result["rows"]}
         variants = sorted(widths, key=lambda v: v != "64 values")
         for i, variant in enumerate(variants):
@@ -260,15 +378,16 @@ def run_plot(options: argparse.Namespace) -> int:
                 ax.plot([x], [r["train"]["win_rate"]], "x", color=f"C{i}",
                         label="validation (train maps)" if i == j == 0 else None)
         ax.axhline(0.75, linestyle="--", color="tab:green", linewidth=1, label="75 % target")
-        if options.shipped is not None:
-            ax.axhline(options.shipped, linestyle=":", color="grey", linewidth=1,
-                       label=f"shipped student, held out ({options.shipped:.1%})")
-        ax.set_xticks(range(len(variants)), [f"{v} ({widths[v]})" for v in variants])
+        if line is not None:
+            ax.axhline(line, linestyle=":", color="grey", linewidth=1, label=f"shipped student, held out ({line:.1%})")
+        extra = result.get("extras_set", "enemies")
+        ax.set_xticks(range(len(variants)), [f"{v if v == '64 values' else '64 + ' + extra} ({widths[v]})"
+                                             for v in variants])
         model = result["rows"][0].get("model", "transformer")
         ax.set_title(f"{result['archetype']}: {model}, one point per training seed")
         ax.set_ylabel("win rate against traditional AI")
         ax.set_xlim(-0.5, len(variants) - 0.5)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="best")
     FigureCanvasAgg(fig)
     fig.tight_layout()
     options.out.parent.mkdir(parents=True, exist_ok=True)
@@ -329,6 +448,8 @@ def main() -> int:
     c.add_argument("--chunks", type=int, default=4, help="files written one after the other (a rerun skips those done)")
     c.add_argument("--seed", type=int, default=1, help="one per process: other encounters, other dice")
     c.add_argument("--out", type=Path, required=True, help="directory for <archetype>-<seed>-<chunk>.npz")
+    c.add_argument("--extras", choices=sorted(EXTRAS), default="enemies",
+                   help="which values follow the 64: EXTRA_NAMES (enemies) or MAP_EXTRA_NAMES (map)")
     c.add_argument("--fresh-dice", action="store_true", help="the teacher's LookaheadArgs.fresh_dice")
     c.add_argument("--redraw-patterns", action="store_true", help="the teacher's LookaheadArgs.redraw_patterns")
     c.add_argument("--procedural", type=int, default=0, metavar="N",
@@ -340,6 +461,8 @@ def main() -> int:
     f = sub.add_parser("fit", help="train on 64 and on wide inputs, play held out and validation")
     f.add_argument("--archetype", required=True)
     f.add_argument("--data", type=Path, nargs="+", required=True)
+    f.add_argument("--extras", choices=sorted(EXTRAS), default="enemies",
+                   help="the values the data were collected with")
     f.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     f.add_argument("--variants", nargs="+", default=["64 values", "wide"], choices=["64 values", "wide"])
     f.add_argument("--encounters", type=int, default=1000, help="held-out pairs")
@@ -350,7 +473,8 @@ def main() -> int:
     f.add_argument("--out", type=Path)
     p = sub.add_parser("plot", help="draw result files of fit")
     p.add_argument("results", type=Path, nargs="+")
-    p.add_argument("--shipped", type=float, help="the shipped student's held-out win rate, drawn as a line")
+    p.add_argument("--shipped", type=float, nargs="+",
+                   help="the shipped student's held-out win rate, drawn as a line: one for all panels or one each")
     p.add_argument("--out", type=Path, required=True)
     k = sub.add_parser("compare", help="pair two sets of fit results by network and training seed")
     k.add_argument("--a", type=Path, nargs="+", required=True, help="result files of the first data")

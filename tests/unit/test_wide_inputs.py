@@ -7,7 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.wide_inputs import EXTRA_NAMES, WIDE_SIZE, WideArena, extras, main, wide_factory
+from bench.wide_inputs import (
+    EXTRA_NAMES,
+    MAP_EXTRA_NAMES,
+    MAP_SIZE,
+    WIDE_SIZE,
+    WideArena,
+    extras,
+    main,
+    map_extras,
+    map_factory,
+    wide_factory,
+)
 from trainers import lookahead
 from trainers.arena import VecArena, load_scenario
 from trainers.evaluate import evaluate
@@ -117,3 +128,77 @@ def test_collect_on_generated_maps_draws_other_maps_for_every_chunk(tmp_path, mo
     played.clear()
     assert main() == 0
     assert "crossroads" in played[0] and played[0][-1].endswith("procedural_tank_001_crossing.yaml")
+
+
+def _walk(mp, start: int, goal: int) -> int:
+    """Walking steps from start to goal by breadth-first search over the map's legal steps (-1: none)."""
+    seen, frontier, k = {start}, [start], 0
+    while frontier:
+        if goal in frontier:
+            return k
+        k += 1
+        frontier = [int(n) for c in frontier for d in range(8) if mp.allowed[c, d]
+                    for n in [mp.neighbour[c, d]] if n not in seen and not seen.add(n)]
+    return -1
+
+
+def test_the_map_extras_follow_the_map_cell_by_cell():
+    """--extras map: the 64 values come first; each extra recomputed here from the grid, one monster at a time."""
+    arena = map_factory("cave", 3, 7)
+    plain = VecArena(load_scenario("cave"), 3, seed=7, auto_reset=False)
+    for _ in range(300):  # until the fight has begun: some monster has a target
+        assert np.array_equal(arena.observe()[..., :64], plain.observe())
+        if ((arena.target[:, :arena.M] >= 0) & arena.alive_u[:, :arena.M]).sum() >= 3:
+            break
+        act = np.full(arena.archetype.shape, TRADITIONAL)
+        arena.step(act)
+        plain.step(act)
+    x = map_extras(arena)
+    assert arena.observe().shape[-1] == MAP_SIZE == 64 + len(MAP_EXTRA_NAMES) and x.min() >= 0 and x.max() <= 1
+    mp, checked = arena.map, 0
+    for e in range(arena.E):
+        for m in range(arena.M):
+            here = int(arena.cell[e, m])
+            for d in range(8):  # straight legal steps in direction d, up to 14
+                run, c = 0, here
+                while run < 14 and mp.allowed[c, d]:
+                    run, c = run + 1, int(mp.neighbour[c, d])
+                assert np.isclose(x[e, m, d], run / 14)
+            t = int(arena.target[e, m])
+            if t >= 0 and arena.alive_u[e, m]:
+                steps = _walk(mp, here, int(arena.cell[e, t]))
+                assert np.isclose(x[e, m, 11], min(steps / 14, 1) if steps >= 0 else 1)
+                checked += 1
+            hx, hy = int(arena.x[e, m]), int(arena.y[e, m])
+            box = [mp.walkable_at(np.array(hx + i), np.array(hy + j)) for i in range(-7, 8) for j in range(-7, 8)]
+            assert np.isclose(x[e, m, 8], sum(box) / 225)
+            near3 = sum(0 <= _walk(mp, here, c) <= 3 for c in range(mp.cells)
+                        if abs(mp.cell_x[c] - hx) <= 3 and abs(mp.cell_y[c] - hy) <= 3)
+            assert np.isclose(x[e, m, 9], near3 / 49)
+            depth, c, n = 0, here, int(arena.nearest[e, m])
+            while arena.nearest_dist[e, m] <= 14 and depth < 7 and mp.away[arena.cell[e, n], c] >= 0:
+                depth, c = depth + 1, int(mp.neighbour[c, mp.away[arena.cell[e, n], c]])
+            assert np.isclose(x[e, m, 15], depth / 7 if arena.nearest_dist[e, m] <= 14 else 1)
+            walks = [_walk(mp, here, int(arena.cell[e, u])) for u in range(arena.M, arena.U) if arena.alive_u[e, u]]
+            walks = [w for w in walks if w >= 0]
+            assert np.isclose(x[e, m, 13], min(min(walks, default=14) / 14, 1))
+            assert np.isclose(x[e, m, 14], sum(w <= 7 for w in walks) / 10)
+    assert checked > 0
+
+
+def test_plot_joins_the_files_of_one_archetype_network_and_extras_into_one_panel(tmp_path):
+    from bench.wide_inputs import _panels
+
+    def result(archetype, extras, variant, seed):
+        return {"archetype": archetype, "extras_set": extras,
+                "rows": [{"model": "mlp", "variant": variant, "width": 64 if variant == "64 values" else 80,
+                          "seed": seed}]}
+
+    files = []
+    for i, r in enumerate([result("tank", "map", "64 values", 1), result("tank", "map", "wide", 1),
+                           result("defensive", "map", "wide", 1), result("tank", "enemies", "wide", 1)]):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(r))
+    panels = _panels(files)
+    assert [(p["archetype"], p["extras_set"], [r["variant"] for r in p["rows"]]) for p in panels] == [
+        ("tank", "map", ["64 values", "wide"]), ("defensive", "map", ["wide"]), ("tank", "enemies", ["wide"])]
