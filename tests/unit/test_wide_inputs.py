@@ -130,16 +130,14 @@ def test_collect_on_generated_maps_draws_other_maps_for_every_chunk(tmp_path, mo
     assert "crossroads" in played[0] and played[0][-1].endswith("procedural_tank_001_crossing.yaml")
 
 
-def _walk(mp, start: int, goal: int) -> int:
-    """Walking steps from start to goal by breadth-first search over the map's legal steps (-1: none)."""
-    seen, frontier, k = {start}, [start], 0
+def _walks(mp, start: int) -> dict[int, int]:
+    """Walking steps from start to every cell it can reach, by breadth-first search over the map's legal steps."""
+    steps, frontier, k = {start: 0}, [start], 0
     while frontier:
-        if goal in frontier:
-            return k
         k += 1
         frontier = [int(n) for c in frontier for d in range(8) if mp.allowed[c, d]
-                    for n in [mp.neighbour[c, d]] if n not in seen and not seen.add(n)]
-    return -1
+                    for n in [mp.neighbour[c, d]] if n not in steps and not steps.__setitem__(n, k)]
+    return steps
 
 
 def test_the_map_extras_follow_the_map_cell_by_cell():
@@ -159,6 +157,7 @@ def test_the_map_extras_follow_the_map_cell_by_cell():
     for e in range(arena.E):
         for m in range(arena.M):
             here = int(arena.cell[e, m])
+            walk = _walks(mp, here)
             for d in range(8):  # straight legal steps in direction d, up to 14
                 run, c = 0, here
                 while run < 14 and mp.allowed[c, d]:
@@ -166,21 +165,22 @@ def test_the_map_extras_follow_the_map_cell_by_cell():
                 assert np.isclose(x[e, m, d], run / 14)
             t = int(arena.target[e, m])
             if t >= 0 and arena.alive_u[e, m]:
-                steps = _walk(mp, here, int(arena.cell[e, t]))
-                assert np.isclose(x[e, m, 11], min(steps / 14, 1) if steps >= 0 else 1)
+                steps = walk.get(int(arena.cell[e, t]))
+                straight = max(abs(arena.x[e, t] - arena.x[e, m]), abs(arena.y[e, t] - arena.y[e, m]))
+                assert np.isclose(x[e, m, 11], min(steps / 14, 1) if steps is not None else 1)
+                assert np.isclose(x[e, m, 12], min((steps - straight) / 14, 1) if steps is not None else 1)
                 checked += 1
             hx, hy = int(arena.x[e, m]), int(arena.y[e, m])
             box = [mp.walkable_at(np.array(hx + i), np.array(hy + j)) for i in range(-7, 8) for j in range(-7, 8)]
             assert np.isclose(x[e, m, 8], sum(box) / 225)
-            near3 = sum(0 <= _walk(mp, here, c) <= 3 for c in range(mp.cells)
-                        if abs(mp.cell_x[c] - hx) <= 3 and abs(mp.cell_y[c] - hy) <= 3)
-            assert np.isclose(x[e, m, 9], near3 / 49)
+            assert np.isclose(x[e, m, 9], sum(k <= 3 for k in walk.values()) / 49)
+            assert np.isclose(x[e, m, 10], sum(k <= 7 for k in walk.values()) / 225)
             depth, c, n = 0, here, int(arena.nearest[e, m])
             while arena.nearest_dist[e, m] <= 14 and depth < 7 and mp.away[arena.cell[e, n], c] >= 0:
                 depth, c = depth + 1, int(mp.neighbour[c, mp.away[arena.cell[e, n], c]])
             assert np.isclose(x[e, m, 15], depth / 7 if arena.nearest_dist[e, m] <= 14 else 1)
-            walks = [_walk(mp, here, int(arena.cell[e, u])) for u in range(arena.M, arena.U) if arena.alive_u[e, u]]
-            walks = [w for w in walks if w >= 0]
+            walks = [walk[c] for u in range(arena.M, arena.U) if arena.alive_u[e, u]
+                     and (c := int(arena.cell[e, u])) in walk]
             assert np.isclose(x[e, m, 13], min(min(walks, default=14) / 14, 1))
             assert np.isclose(x[e, m, 14], sum(w <= 7 for w in walks) / 10)
     assert checked > 0
