@@ -117,19 +117,33 @@ def extras(A: VecArena) -> np.ndarray:
     return out
 
 
-class WideArena(VecArena):
-    """A VecArena whose observe() is the 64 values of docs/protocol.md followed by EXTRA_NAMES."""
+class ExtendedArena(VecArena):
+    """A VecArena whose observe() is the 64 values of docs/protocol.md followed by extra_names (subclasses)."""
 
-    state_size = WIDE_SIZE
+    extra_names: tuple[str, ...] = ()
+
+    @staticmethod
+    def extra_values(arena: VecArena) -> np.ndarray:
+        raise NotImplementedError
 
     def observe(self) -> np.ndarray:
-        return np.concatenate([super().observe(), extras(self)], axis=2)
+        return np.concatenate([super().observe(), self.extra_values(self)], axis=2)
+
+    @classmethod
+    def make(cls, name: str, num_arenas: int, seed: int) -> ExtendedArena:
+        """An arena factory for trainers.evaluate: the scenario `name`, no auto_reset."""
+        from trainers.arena import load_scenario
+
+        return cls(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
 
 
-def wide_factory(name: str, num_arenas: int, seed: int) -> WideArena:
-    from trainers.arena import load_scenario
+class WideArena(ExtendedArena):
+    state_size = WIDE_SIZE
+    extra_names = EXTRA_NAMES
+    extra_values = staticmethod(extras)
 
-    return WideArena(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
+
+wide_factory = WideArena.make
 
 
 # -- the map beyond the 5 x 5 cells around (`--extras map`) ---------------------------------------------------
@@ -180,11 +194,9 @@ def map_extras(A: VecArena) -> np.ndarray:
     has = (target >= 0) & A.alive_u[:, :M]
     tcell = take_unit(A.cell, np.maximum(target, 0))
     walk = mp.steps_between(tcell, here)
-    straight = np.maximum(np.abs(take_unit(A.x, np.maximum(target, 0)) - A.x[:, :M]),
-                          np.abs(take_unit(A.y, np.maximum(target, 0)) - A.y[:, :M]))
     reachable = has & (walk < UNREACHABLE)
     out[..., c] = np.where(reachable, walk / VIEW, 1.0)
-    out[..., c + 1] = np.where(reachable, (walk - straight) / VIEW, np.where(has, 1.0, 0.0))
+    out[..., c + 1] = np.where(reachable, (walk - A.target_dist[:, :M]) / VIEW, np.where(has, 1.0, 0.0))
     enemies = A.alive_u[:, M:]  # [E, P]
     steps = mp.steps_between(A.cell[:, None, M:], here[:, :, None])  # [E, M, P]
     steps = np.where(enemies[:, None, :], steps, UNREACHABLE)
@@ -204,22 +216,14 @@ def map_extras(A: VecArena) -> np.ndarray:
     return out
 
 
-class MapArena(VecArena):
-    """A VecArena whose observe() is the 64 values of docs/protocol.md followed by MAP_EXTRA_NAMES."""
-
+class MapArena(ExtendedArena):
     state_size = MAP_SIZE
-
-    def observe(self) -> np.ndarray:
-        return np.concatenate([super().observe(), map_extras(self)], axis=2)
-
-
-def map_factory(name: str, num_arenas: int, seed: int) -> MapArena:
-    from trainers.arena import load_scenario
-
-    return MapArena(load_scenario(name), num_arenas, seed=seed, auto_reset=False)
+    extra_names = MAP_EXTRA_NAMES
+    extra_values = staticmethod(map_extras)
 
 
-EXTRAS = {"enemies": (WideArena, wide_factory, EXTRA_NAMES), "map": (MapArena, map_factory, MAP_EXTRA_NAMES)}
+map_factory = MapArena.make
+EXTRAS: dict[str, type[ExtendedArena]] = {"enemies": WideArena, "map": MapArena}
 
 
 # -- collect ------------------------------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def run_collect(options: argparse.Namespace) -> int:
                                            fresh_dice=options.fresh_dice, redraw_patterns=options.redraw_patterns)
         started = time.monotonic()
         data = lookahead.collect(options.archetype, scenarios, options.batches, settings,
-                                arena_class=EXTRAS[options.extras][0])
+                                arena_class=EXTRAS[options.extras])
         data["histories"] = data["histories"].astype(np.float16)  # all values in [0, 1]: within 0.00025
         np.savez_compressed(path, **data)
         print(f"{options.archetype} chunk {chunk}: {len(data['actions']):,} decisions in "
@@ -277,12 +281,13 @@ def run_fit(options: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wide-inputs-"))
     args = PipelineArgs(archetype=options.archetype, version=0, out_root=tmp)  # for its scenarios and seed
     rows: list[dict] = []
-    arena_class, wide, names = EXTRAS[options.extras]
+    arena_class = EXTRAS[options.extras]
     if data.histories.shape[-1] != arena_class.state_size:
         raise SystemExit(f"the data hold {data.histories.shape[-1]} values per tick, --extras {options.extras} "
                          f"means {arena_class.state_size}")
     for seed in options.seeds:
-        for variant, width, factory in (("64 values", STATE_SIZE, None), ("wide", arena_class.state_size, wide)):
+        for variant, width, factory in (("64 values", STATE_SIZE, None),
+                                        ("wide", arena_class.state_size, arena_class.make)):
             if variant not in options.variants:
                 continue
             started = time.monotonic()
@@ -323,7 +328,7 @@ def run_fit(options: argparse.Namespace) -> int:
                                                    "data": [str(p) for p in options.data],
                                                    "encounters": options.encounters,
                                                    "validation_encounters": options.validation_encounters,
-                                                   "extras": names,
+                                                   "extras": arena_class.extra_names,
                                                    "rows": rows}, indent=1))
     print(f"\n{options.archetype}, {options.model}: {len(data.actions):,} decisions, "
           f"{options.encounters} held-out and {options.validation_encounters} validation pairs\n")

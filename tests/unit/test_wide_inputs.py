@@ -132,11 +132,16 @@ def test_collect_on_generated_maps_draws_other_maps_for_every_chunk(tmp_path, mo
 
 def _walks(mp, start: int) -> dict[int, int]:
     """Walking steps from start to every cell it can reach, by breadth-first search over the map's legal steps."""
-    steps, frontier, k = {start: 0}, [start], 0
+    steps, frontier = {start: 0}, [start]
     while frontier:
-        k += 1
-        frontier = [int(n) for c in frontier for d in range(8) if mp.allowed[c, d]
-                    for n in [mp.neighbour[c, d]] if n not in steps and not steps.__setitem__(n, k)]
+        following = []
+        for c in frontier:
+            for d in range(8):
+                n = int(mp.neighbour[c, d])
+                if mp.allowed[c, d] and n not in steps:
+                    steps[n] = steps[c] + 1
+                    following.append(n)
+        frontier = following
     return steps
 
 
