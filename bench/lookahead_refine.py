@@ -11,11 +11,20 @@ student can be taught by the cost of its mistakes (expected regret, Ross & Bagne
 of by imitating another network's outputs. One file per batch under --data; batch i always uses seed
 1000 * --seed + i, so --batches N repeats the first N batches exactly.
 
-fit: students trained on those decisions (5 % kept out), each reported by the mean regret of its argmax on the
-kept-out decisions (the search's best value minus the value of the student's choice) and by its win rate on
-1,000 validation encounters of the train scenarios (the pipeline's validation seed), next to the shipped
-student's on the same encounters; --heldout adds the 1,000 held-out encounters of every table in
-docs/benchmarks.md. Variants:
+`--continuation student`: in the search's copies the tanks (the archetype's monsters) play the shipped student
+every tick, as served, instead of the traditional AI: the deciding one after its candidate's 5-tick hold, the
+others throughout (trainers/lookahead.py Continuation). Each value is then what the candidate is worth if the
+student plays on, so the best candidate is one step of policy improvement over the student, not over the
+traditional AI (approximate policy iteration). The same --seed plays the same games and labels the same states
+as the default teacher (the search draws the same numbers either way): the two label sets pair decision by
+decision.
+
+fit: students trained on those decisions (5 % kept out; where --models lacks the distillation's weights, as a
+checkout does, the warm variants start from the shipped fused.fp32.onnx, which holds the same weights), each
+reported by the mean regret of its argmax on the kept-out decisions (the search's best value minus the value of the
+student's choice) and by its win rate on 1,000 validation encounters of the train scenarios (the pipeline's
+validation seed), next to the shipped student's on the same encounters; --heldout adds the 1,000 held-out
+encounters of every table in docs/benchmarks.md. Variants:
 - `mse`: a fresh MLP regressing the centred values (what the pipeline's supervised members do);
 - `warm_mse`: the shipped student's weights, the same regression;
 - `warm_regret`: the shipped student's weights, trained to lower its expected regret under its own softmax;
@@ -36,7 +45,7 @@ import torch
 
 from trainers import lookahead
 from trainers.distill import onnx_teacher
-from trainers.evaluate import evaluate
+from trainers.evaluate import evaluate, onnx_policy
 from trainers.networks import DistilledMLP
 from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, scenarios_with, torch_policy
 
@@ -47,7 +56,9 @@ VALUE_SCALE = 5.0  # logits per unit of normalised value in the regression varia
 def collect(options: argparse.Namespace) -> None:
     out = options.data / options.archetype
     out.mkdir(parents=True, exist_ok=True)
-    student, _ = onnx_teacher(options.models / "shipped" / options.archetype / "fused.fp32.onnx")
+    shipped = options.models / "shipped" / options.archetype / "fused.fp32.onnx"
+    student, _ = onnx_teacher(shipped)
+    follow = onnx_policy(shipped) if options.continuation == "student" else None
     scenarios = scenarios_with(options.archetype, "train")
     started, total = time.perf_counter(), 0
     for i in range(options.batches):
@@ -56,7 +67,8 @@ def collect(options: argparse.Namespace) -> None:
             continue
         args = lookahead.LookaheadArgs(arenas=16, continuations=2, seed=options.seed * 1000 + i)
         found = lookahead.collect(options.archetype, [scenarios[i % len(scenarios)]], 1, args, progress=False,
-                                  behaviour=lambda histories: student(histories).argmax(axis=1))
+                                  behaviour=lambda histories: student(histories).argmax(axis=1),
+                                  continuation_policy=follow)
         np.savez(path, **found)
         total += len(found["values"])
         print(f"{time.perf_counter() - started:7.0f} s  batch {i + 1}/{options.batches} "
@@ -64,6 +76,11 @@ def collect(options: argparse.Namespace) -> None:
 
 
 def _student(path: Path | None) -> DistilledMLP:
+    """A fresh student (None), or one from the distillation's weights (.pt) or from a served file (.onnx)."""
+    if path is not None and path.suffix == ".onnx":
+        from bench.student_ppo import student_from_onnx
+
+        return student_from_onnx(path)
     model = DistilledMLP(history=10, hidden=256, outputs=11)
     if path is not None:
         model.load_state_dict(torch.load(path, weights_only=True)["state_dict"])
@@ -85,6 +102,11 @@ def fit(options: argparse.Namespace) -> None:
     kept, train = order[: len(order) // 20], order[len(order) // 20:]
     weights = options.student or (options.models / options.archetype / f"v{options.version}" / "distill"
                                   / "student_2.pt")
+    if not weights.exists():  # a checkout holds only the served files; their weights are the same
+        weights = options.models / "shipped" / options.archetype / "fused.fp32.onnx"
+        if "warm_regret_anchor" in options.variants:
+            raise SystemExit("warm_regret_anchor needs the distillation's data_2.npz beside its weights: "
+                             f"not found under {options.models / options.archetype}; leave that variant out")
     anchor = None
     scenarios = scenarios_with(options.archetype, "train")
     held_out = scenarios_with(options.archetype, "heldout")
@@ -148,9 +170,13 @@ def main() -> int:
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--data", type=Path, default=Path("/tmp/lookahead_refine"))
     parser.add_argument("--batches", type=int, default=60, help="collect: batches of 16 encounters")
+    parser.add_argument("--continuation", choices=("traditional", "student"), default="traditional",
+                        help="collect: who plays the search's copies after a candidate's hold (student: the "
+                             "shipped student every tick, so the values are one improvement step over it)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--version", type=int, default=10, help="fit: the shipped student's version")
-    parser.add_argument("--student", type=Path, help="fit: its weights (default: that version's last round)")
+    parser.add_argument("--student", type=Path, help="fit: its weights, .pt or a served .onnx (default: that "
+                        "version's last distillation round, else the shipped fused.fp32.onnx)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3, help="a fresh student's learning rate")

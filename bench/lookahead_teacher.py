@@ -23,22 +23,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiworld.mobs.state import ARCHETYPES  # noqa: E402
 from trainers import lookahead  # noqa: E402
-from trainers.evaluate import WIN_MARGIN, wilson_interval  # noqa: E402
+from trainers.evaluate import WIN_MARGIN, HistoryBuffer, Policy, onnx_policy, wilson_interval  # noqa: E402
 
 
-def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.LookaheadArgs | None) -> np.ndarray:
-    """Final scores of `arenas` encounters; settings None: the whole pack plays the traditional AI."""
+def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.LookaheadArgs | None,
+         continuation: Policy | None = None) -> np.ndarray:
+    """Final scores of `arenas` encounters; settings None: the whole pack plays the traditional AI. With a
+    `continuation` policy the search's copies play it after each candidate's hold (lookahead.Continuation)."""
     from trainers.arena import VecArena, load_scenario
 
     arena = VecArena(load_scenario(name), arenas, seed=seed, auto_reset=False)
     controlled = np.asarray(arena.archetype) == ARCHETYPES.index(archetype)
     actions = np.full((arena.E, arena.M), lookahead.TRADITIONAL, np.int16)
     rng = np.random.default_rng(seed)
+    memory = HistoryBuffer(arena.E, arena.M) if continuation is not None else None
     t = 0
     while not arena.finished.all():
+        if memory is not None:
+            states = arena.observe()
+            memory.push(states)
         if settings is not None and t % settings.hold == 0:
             actions.fill(lookahead.TRADITIONAL)
-            found = lookahead.search(arena, controlled, settings, rng)
+            follow = None if memory is None else lookahead.Continuation(continuation, controlled,
+                                                                        memory.histories(), states)
+            found = lookahead.search(arena, controlled, settings, rng, follow)
             if found is not None:
                 deciding, _values, best = found
                 actions[deciding] = lookahead.CANDIDATES[best]
@@ -62,6 +70,9 @@ def main() -> int:
                         help="ticks from a decision to the score that values it (LookaheadArgs.horizon)")
     parser.add_argument("--scenarios", nargs="+",
                         help="play these (scenario i with seed --seed + i) instead of each archetype's held-out ones")
+    parser.add_argument("--continuation", type=Path, metavar="ONNX",
+                        help="a served policy file (a shipped student) that plays the search's copies after each "
+                             "candidate's hold instead of the traditional AI: one improvement step over it")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
@@ -73,7 +84,8 @@ def main() -> int:
         started = time.perf_counter()
         names = args.scenarios or scenarios_with(archetype, "heldout")
         per = max(1, args.encounters // len(names))
-        diffs = np.concatenate([play(n, archetype, per, args.seed + i, settings)
+        follow = onnx_policy(args.continuation) if args.continuation else None
+        diffs = np.concatenate([play(n, archetype, per, args.seed + i, settings, follow)
                                 - play(n, archetype, per, args.seed + i, None) for i, n in enumerate(names)])
         wins = int((diffs > WIN_MARGIN).sum())
         low, high = wilson_interval(wins, len(diffs))
@@ -81,7 +93,8 @@ def main() -> int:
                               "wilson_low": low, "wilson_high": high, "mean_score_gain": float(diffs.mean()),
                               "seconds": round(time.perf_counter() - started, 1)}
         print(archetype, json.dumps(results[archetype]), flush=True)
-    report = {"settings": asdict(settings), "scenarios": args.scenarios or "heldout", "results": results}
+    report = {"settings": asdict(settings), "scenarios": args.scenarios or "heldout",
+              "continuation": str(args.continuation) if args.continuation else "traditional", "results": results}
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -91,11 +91,12 @@ def _redraw_patterns(copies, groups: np.ndarray, seed: int) -> None:
 
 def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int, horizon: int,
                      seed: int, continuations: int = 1, fresh_dice: bool = False,
-                     redraw_patterns: bool = False) -> np.ndarray:
+                     redraw_patterns: bool = False, continuation: Continuation | None = None) -> np.ndarray:
     """float32[n, 11]: the value of each candidate (CANDIDATES order) for the monster `monsters[i]` of arena
     `arenas[i]`, from copies of `arena` (which is not changed): the mean over `continuations` plays, each
     with its own dice (and with `redraw_patterns` its own party patterns) shared by the 11 candidates. See the
-    module docstring and LookaheadArgs.fresh_dice / redraw_patterns."""
+    module docstring and LookaheadArgs.fresh_dice / redraw_patterns. With a `continuation`, the monsters it
+    controls play its policy in the copies instead of the traditional AI (the deciding one after its hold)."""
     if not 0 < hold <= horizon:
         raise ValueError(f"need 0 < hold <= horizon, got hold={hold} horizon={horizon}")
     if continuations < 1:
@@ -114,8 +115,21 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
     who = np.repeat(monsters, k * c)
     what = np.tile(CANDIDATES, n * k)
     actions = np.full((copies.E, copies.M), TRADITIONAL, np.int16)
+    if continuation is not None:
+        copied = np.repeat(arenas, k * c)
+        played_by = continuation.controlled[copied]
+        memory = _copied_memory(continuation.histories[copied])
     for t in range(horizon):
         actions.fill(TRADITIONAL)
+        if continuation is not None:
+            states = continuation.first_states[copied] if t == 0 else copies.observe()
+            if t > 0:  # the first state is already the newest of the copied histories
+                memory.push(states)
+            acting = played_by & copies.alive & ~copies.finished[:, None]
+            if t < hold:
+                acting[rows, who] = False
+            if acting.any():
+                actions[acting] = continuation.policy(states[acting], memory.gather(acting))
         if t < hold:
             actions[rows, who] = what
         copies.step(actions)
@@ -124,8 +138,33 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
     return copies._scores()[2].reshape(n, k, c).mean(axis=1).astype(np.float32)
 
 
-def search(arena, controlled: np.ndarray, args: LookaheadArgs,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+@dataclass
+class Continuation:
+    """Who plays the copies after a candidate's hold, instead of the traditional AI: the monsters where
+    `controlled` (bool[E, M] of the real arena) is set play `policy` every tick, as served (the candidate's own
+    monster once its hold is over, the others from the first tick). The search then values each candidate
+    followed by that policy: one step of policy improvement over the policy itself rather than over the
+    traditional AI (approximate policy iteration). `histories` (float32[E, M, 10, W]) and `first_states`
+    (float32[E, M, W]) are the real arena's working memory and states at the decision tick."""
+
+    policy: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (states [n, W], histories [n, 10, W]) -> action ids
+    controlled: np.ndarray
+    histories: np.ndarray
+    first_states: np.ndarray
+
+
+def _copied_memory(histories: np.ndarray):
+    """A HistoryBuffer holding `histories` (float32[E, M, 10, W], oldest first) for the copies."""
+    from trainers.evaluate import HistoryBuffer
+
+    E, M, length, width = histories.shape
+    memory = HistoryBuffer(E, M, length=length, width=width)
+    memory._ring[:] = histories  # newest in the last slot, where a fresh buffer's write position is
+    return memory
+
+
+def search(arena, controlled: np.ndarray, args: LookaheadArgs, rng: np.random.Generator,
+           continuation: Continuation | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """One decision point of the teacher: every living, unfinished monster where `controlled` (bool[E, M]) is
     set gets its candidates valued. Returns (deciding bool[E, M], values float32[n, 11], best int64[n]) in
     the row-major order of `deciding`, or None when no monster decides (no random number is drawn then)."""
@@ -134,7 +173,7 @@ def search(arena, controlled: np.ndarray, args: LookaheadArgs,
         return None
     ea, ma = np.nonzero(deciding)
     values = candidate_values(arena, ea, ma, args.hold, args.horizon, int(rng.integers(2**31)), args.continuations,
-                              args.fresh_dice, args.redraw_patterns)
+                              args.fresh_dice, args.redraw_patterns, continuation)
     return deciding, values, best_outputs(values, args.margin)
 
 
@@ -143,7 +182,9 @@ Behaviour = Callable[[np.ndarray], np.ndarray]  # histories float32[n, 10, 64] -
 
 def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadArgs,
             progress: bool = True, behaviour: Behaviour | None = None,
-            arena_class: type | None = None) -> dict[str, np.ndarray]:
+            arena_class: type | None = None,
+            continuation_policy: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+            ) -> dict[str, np.ndarray]:
     """`batches` batches of `args.arenas` encounters, cycling over the scenarios; the archetype's monsters
     decide every `hold` ticks (the rest of the pack plays the traditional AI). At each decision the teacher
     values every candidate; what is played is a random candidate (share `epsilon`), else `behaviour`'s
@@ -153,7 +194,9 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
     actions int64[N] (best_outputs), taken int64[N] (what was played: the best or a random candidate),
     hp_loss float32[N] (the monster's HP ratio lost over the next THREAT_HORIZON ticks, or to the end of
     its encounter) and patterns int64[N] (its target's behaviour pattern, -1 none). `arena_class` replaces
-    VecArena (a subclass whose observe() returns more than the 64 values: bench/wide_inputs.py)."""
+    VecArena (a subclass whose observe() returns more than the 64 values: bench/wide_inputs.py).
+    `continuation_policy` (states, histories -> action ids, as trainers.evaluate policies): the archetype's
+    monsters play it in the search's copies instead of the traditional AI (Continuation)."""
     from trainers.arena import VecArena, load_scenario
     from trainers.evaluate import HistoryBuffer
 
@@ -180,7 +223,9 @@ def collect(archetype: str, scenarios: list[str], batches: int, args: LookaheadA
             hp.append(states[..., INDEX["hp_ratio"]].copy())
             if t % args.hold == 0:
                 played.fill(TRADITIONAL)
-                found = search(arena, controlled, args, rng)
+                follow = None if continuation_policy is None else Continuation(
+                    continuation_policy, controlled, memory.histories(), states)
+                found = search(arena, controlled, args, rng, follow)
                 if found is not None:
                     deciding, values, best = found
                     ea, ma = np.nonzero(deciding)

@@ -136,6 +136,54 @@ def test_a_teacher_that_redraws_patterns_values_other_plays():
     assert np.ptp(values(True), axis=1).max() == 0.0
 
 
+def _continuation(arena: VecArena, policy, ticks_played: int = 60) -> lookahead.Continuation:
+    """The real arena's working memory as collect() keeps it (one push per tick), and the tanks as played."""
+    from trainers.evaluate import HistoryBuffer
+
+    memory = HistoryBuffer(arena.E, arena.M)
+    replay = VecArena(load_scenario("crossroads"), arena.E, seed=3, auto_reset=False)
+    for _ in range(ticks_played):
+        memory.push(replay.observe())
+        played(replay, 1)
+    states = replay.observe()
+    memory.push(states)
+    assert np.array_equal(states, arena.observe())  # the same encounter, tick for tick
+    controlled = np.asarray(arena.archetype) == ARCHETYPES.index("tank")
+    return lookahead.Continuation(policy, controlled, memory.histories(), states)
+
+
+def test_a_continuation_policy_plays_the_copies_after_the_hold_as_served():
+    arena = played(VecArena(load_scenario("crossroads"), 3, seed=3, auto_reset=False), 60)
+    tank = tank_of(arena)
+    assert (np.asarray(arena.archetype) == ARCHETYPES.index("tank")).sum(axis=1).tolist() == [1, 1, 1]
+    rows, monsters = np.arange(3), np.full(3, tank)
+    base = lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=21, continuations=2)
+    # handing back to the traditional AI: the same plays (observing the copies draws no dice)
+    handed_back = _continuation(arena, lambda states, histories: np.full(len(states), TRAD))
+    assert np.array_equal(base, lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=21, continuations=2,
+                                                           continuation=handed_back))
+    # a policy that keeps retreating: after the hold, each candidate continues as MOVE_AWAY, so MOVE_AWAY's
+    # value is that of holding it for the whole horizon without a continuation
+    away = int(Action.MOVE_AWAY)
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def retreat(states: np.ndarray, histories: np.ndarray) -> np.ndarray:
+        calls.append((states, histories))
+        return np.full(len(states), away)
+
+    follow = _continuation(arena, retreat)
+    values = lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=21, continuation=follow)
+    held = lookahead.candidate_values(arena, rows, monsters, 40, 40, seed=21)
+    np.testing.assert_array_equal(values[:, away], held[:, away])
+    assert not np.array_equal(values, lookahead.candidate_values(arena, rows, monsters, 5, 40, seed=21))
+    assert calls, "the continuation was never asked"
+    # its first call (tick 5: the hold is over) sees the copies' 10 newest states, ending in the current one
+    states, histories = calls[0]
+    assert len(states) == 3 * MODEL_OUTPUTS and histories.shape == (len(states), 10, 64)
+    np.testing.assert_array_equal(histories[:, -1], states)
+    np.testing.assert_array_equal(histories[:, :5], np.repeat(follow.histories[:, tank, 5:], MODEL_OUTPUTS, axis=0))
+
+
 def test_best_outputs_keeps_the_traditional_ai_on_ties_and_within_the_margin():
     values = np.array([[1.0] * 11, [1.0] * 10 + [0.5], [1.02] + [1.0] * 10, [0.9] * 10 + [1.0]], np.float32)
     assert lookahead.best_outputs(values).tolist() == [TRADITIONAL_OUTPUT, 0, 0, TRADITIONAL_OUTPUT]

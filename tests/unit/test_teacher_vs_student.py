@@ -1,5 +1,6 @@
 """bench/teacher_vs_student.py: the search on a student's states must not change the student's game, and the
-regrets are measured on the values they claim to be measured on."""
+regrets are measured on the values they claim to be measured on; bench/lookahead_teacher.py's play with a
+continuation policy."""
 
 import numpy as np
 import pytest
@@ -56,3 +57,15 @@ def test_outcomes_against_the_traditional_pack_count_ties_within_the_margin():
     result = versus_traditional(np.array([0.5, 0.005, -0.2, 0.02]))
     assert (result["wins"], result["ties"], result["losses"]) == (2, 1, 1)
     assert result["win_rate"] == 0.5 and result["wilson_low"] < 0.5 < result["wilson_high"]
+
+
+def test_the_teacher_with_a_continuation_that_hands_back_plays_as_the_plain_teacher():
+    from bench.lookahead_teacher import play
+
+    settings = lookahead.LookaheadArgs(horizon=10, continuations=1)
+    plain = play("crossroads", "tank", 2, 5, settings)
+    handing_back = play("crossroads", "tank", 2, 5, settings,
+                        lambda states, histories: np.full(len(states), int(Action.TRADITIONAL_AI)))
+    assert np.array_equal(plain, handing_back)  # the working memory and the copies' observations draw no dice
+    retreating = play("crossroads", "tank", 2, 5, settings, constant_policy(int(Action.MOVE_AWAY)))
+    assert not np.array_equal(plain, retreating)
