@@ -11,7 +11,7 @@ student can be taught by the cost of its mistakes (expected regret, Ross & Bagne
 of by imitating another network's outputs. One file per batch under --data; batch i always uses seed
 1000 * --seed + i, so --batches N repeats the first N batches exactly.
 
-`--continuation student`: in the search's copies the tanks (the archetype's monsters) play the shipped student
+`--continuation student`: in the search's copies the archetype's monsters play the shipped student
 every tick, as served, instead of the traditional AI: the deciding one after its candidate's 5-tick hold, the
 others throughout (trainers/lookahead.py Continuation). Each value is then what the candidate is worth if the
 student plays on, so the best candidate is one step of policy improvement over the student, not over the
@@ -104,9 +104,9 @@ def fit(options: argparse.Namespace) -> None:
                                   / "student_2.pt")
     if not weights.exists():  # a checkout holds only the served files; their weights are the same
         weights = options.models / "shipped" / options.archetype / "fused.fp32.onnx"
-        if "warm_regret_anchor" in options.variants:
-            raise SystemExit("warm_regret_anchor needs the distillation's data_2.npz beside its weights: "
-                             f"not found under {options.models / options.archetype}; leave that variant out")
+    if "warm_regret_anchor" in options.variants and not (weights.parent / "data_2.npz").exists():
+        raise SystemExit(f"warm_regret_anchor needs the distillation's data_2.npz beside {weights}: "
+                         "leave that variant out")
     anchor = None
     scenarios = scenarios_with(options.archetype, "train")
     held_out = scenarios_with(options.archetype, "heldout")

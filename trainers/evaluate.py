@@ -132,6 +132,15 @@ class HistoryBuffer:
         self._ring = np.zeros((num_arenas, num_monsters, length, width), np.float32)
         self._last = length - 1  # slot of the newest state
 
+    @classmethod
+    def holding(cls, histories: np.ndarray) -> HistoryBuffer:
+        """A buffer that already holds `histories` (float32[E, M, length, width], oldest first): arena copies
+        carrying on from the real arena's working memory (trainers/lookahead.py Continuation)."""
+        E, M, length, width = histories.shape
+        memory = cls(E, M, length=length, width=width)
+        memory._ring[:] = histories  # the newest in the last slot, where a new buffer's write position is
+        return memory
+
     def push(self, states: np.ndarray) -> None:
         """Append float32[E, M, width], one state per (arena, monster)."""
         self._last = (self._last + 1) % self.length

@@ -116,9 +116,11 @@ def candidate_values(arena, arenas: np.ndarray, monsters: np.ndarray, hold: int,
     what = np.tile(CANDIDATES, n * k)
     actions = np.full((copies.E, copies.M), TRADITIONAL, np.int16)
     if continuation is not None:
+        from trainers.evaluate import HistoryBuffer
+
         copied = np.repeat(arenas, k * c)
         played_by = continuation.controlled[copied]
-        memory = _copied_memory(continuation.histories[copied])
+        memory = HistoryBuffer.holding(continuation.histories[copied])
     for t in range(horizon):
         actions.fill(TRADITIONAL)
         if continuation is not None:
@@ -152,15 +154,6 @@ class Continuation:
     histories: np.ndarray
     first_states: np.ndarray
 
-
-def _copied_memory(histories: np.ndarray):
-    """A HistoryBuffer holding `histories` (float32[E, M, 10, W], oldest first) for the copies."""
-    from trainers.evaluate import HistoryBuffer
-
-    E, M, length, width = histories.shape
-    memory = HistoryBuffer(E, M, length=length, width=width)
-    memory._ring[:] = histories  # newest in the last slot, where a fresh buffer's write position is
-    return memory
 
 
 def search(arena, controlled: np.ndarray, args: LookaheadArgs, rng: np.random.Generator,
