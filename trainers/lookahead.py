@@ -155,7 +155,6 @@ class Continuation:
     first_states: np.ndarray
 
 
-
 def search(arena, controlled: np.ndarray, args: LookaheadArgs, rng: np.random.Generator,
            continuation: Continuation | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """One decision point of the teacher: every living, unfinished monster where `controlled` (bool[E, M]) is
