@@ -43,9 +43,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aiworld.mobs.state import output_actions
 from trainers import lookahead
 from trainers.distill import onnx_teacher
-from trainers.evaluate import evaluate, onnx_policy
+from trainers.evaluate import evaluate
 from trainers.networks import DistilledMLP
 from trainers.pipeline import HELDOUT_SEED, VALIDATION_SEED, scenarios_with, torch_policy
 
@@ -58,7 +59,13 @@ def collect(options: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shipped = options.models / "shipped" / options.archetype / "fused.fp32.onnx"
     student, _ = onnx_teacher(shipped)
-    follow = onnx_policy(shipped) if options.continuation == "student" else None
+
+    def choose(histories: np.ndarray) -> np.ndarray:  # output indices, 10 = 255
+        return student(histories).argmax(axis=1)
+
+    # the continuation plays the same network, as action ids (trainers.evaluate's policy signature)
+    follow = (lambda states, histories: output_actions(choose(histories))) if options.continuation == "student" \
+        else None
     scenarios = scenarios_with(options.archetype, "train")
     started, total = time.perf_counter(), 0
     for i in range(options.batches):
@@ -67,7 +74,7 @@ def collect(options: argparse.Namespace) -> None:
             continue
         args = lookahead.LookaheadArgs(arenas=16, continuations=2, seed=options.seed * 1000 + i)
         found = lookahead.collect(options.archetype, [scenarios[i % len(scenarios)]], 1, args, progress=False,
-                                  behaviour=lambda histories: student(histories).argmax(axis=1),
+                                  behaviour=choose,
                                   continuation_policy=follow)
         np.savez(path, **found)
         total += len(found["values"])
