@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiworld.mobs.state import ARCHETYPES  # noqa: E402
 from trainers import lookahead  # noqa: E402
-from trainers.evaluate import WIN_MARGIN, HistoryBuffer, Policy, onnx_policy, wilson_interval  # noqa: E402
+from trainers.evaluate import HistoryBuffer, Policy, onnx_policy  # noqa: E402
 
 
 def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.LookaheadArgs | None,
@@ -55,6 +55,26 @@ def play(name: str, archetype: str, arenas: int, seed: int, settings: lookahead.
     return arena._scores()[2]
 
 
+def compare(archetype: str, names: list[str], per: int, seed: int, settings: lookahead.LookaheadArgs,
+            continuation: Policy | None = None, student: Policy | None = None) -> dict:
+    """The teacher (and, given, a student playing every tick as served) against the traditional pack on the same
+    `per` encounters of each scenario (scenario i with seed + i): outcomes overall and per scenario."""
+    from bench.teacher_vs_student import student_side, versus_traditional  # it imports play from here
+
+    teacher_parts, student_parts, per_scenario = [], [], {}
+    for i, name in enumerate(names):
+        traditional = play(name, archetype, per, seed + i, None)
+        teacher_parts.append(play(name, archetype, per, seed + i, settings, continuation) - traditional)
+        per_scenario[name] = {"teacher": versus_traditional(teacher_parts[-1])}
+        if student is not None:
+            student_parts.append(student_side(name, archetype, per, seed + i, student, None)[0] - traditional)
+            per_scenario[name]["student"] = versus_traditional(student_parts[-1])
+    result = versus_traditional(np.concatenate(teacher_parts))
+    if student is not None:
+        result["student"] = versus_traditional(np.concatenate(student_parts))
+    return {**result, "per_scenario": per_scenario}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archetypes", nargs="+", default=list(ARCHETYPES), choices=ARCHETYPES)
@@ -73,6 +93,9 @@ def main() -> int:
     parser.add_argument("--continuation", type=Path, metavar="ONNX",
                         help="a served policy file (a shipped student) that plays the search's copies after each "
                              "candidate's hold instead of the traditional AI: one improvement step over it")
+    parser.add_argument("--student", type=Path, metavar="ONNX",
+                        help="also play this served policy file (a shipped student, every tick, as served) on the "
+                             "same encounters, so that teacher and student are compared pair for pair")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from trainers.pipeline import scenarios_with
@@ -85,16 +108,13 @@ def main() -> int:
         names = args.scenarios or scenarios_with(archetype, "heldout")
         per = max(1, args.encounters // len(names))
         follow = onnx_policy(args.continuation) if args.continuation else None
-        diffs = np.concatenate([play(n, archetype, per, args.seed + i, settings, follow)
-                                - play(n, archetype, per, args.seed + i, None) for i, n in enumerate(names)])
-        wins = int((diffs > WIN_MARGIN).sum())
-        low, high = wilson_interval(wins, len(diffs))
-        results[archetype] = {"encounters": len(diffs), "wins": wins, "win_rate": wins / len(diffs),
-                              "wilson_low": low, "wilson_high": high, "mean_score_gain": float(diffs.mean()),
+        student = onnx_policy(args.student) if args.student else None
+        results[archetype] = {**compare(archetype, names, per, args.seed, settings, follow, student),
                               "seconds": round(time.perf_counter() - started, 1)}
-        print(archetype, json.dumps(results[archetype]), flush=True)
-    report = {"settings": asdict(settings), "scenarios": args.scenarios or "heldout",
-              "continuation": str(args.continuation) if args.continuation else "traditional", "results": results}
+        print(archetype, json.dumps({k: v for k, v in results[archetype].items() if k != "per_scenario"}), flush=True)
+    report = {"settings": asdict(settings), "seed": args.seed, "scenarios": args.scenarios or "heldout",
+              "continuation": str(args.continuation) if args.continuation else "traditional",
+              "student": str(args.student) if args.student else None, "results": results}
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -32,6 +32,12 @@ the protocol (straight runs to the walls, how open and connected the area is, wa
 nearest enemies, how far MOVE_AWAY gets before a dead end), all from the map's cells and walking distances, as
 rAthena's map_getcell and path_search give them.
 
+`collect --extras privileged` and `fit --extras privileged` append PRIVILEGED_NAMES: the whole arena the search
+plays, which no map server sends (every pack member and adventurer in fixed slots, the party's behaviour patterns):
+whether information is what the students lack at all (docs/benchmarks.md, "Where the students fall short").
+`fit --hold K` plays the students every K ticks, as the search does; `curve` draws win rate against the amount of
+data of several fits.
+
 `collect --fresh-dice --redraw-patterns` records a teacher that does not use what no state can show either (the
 party's patterns, the dice of the decision's own tick): whether a student imitates such a teacher better
 (docs/benchmarks.md, "A teacher that knows only what a student could").
@@ -49,6 +55,7 @@ import numpy as np
 import torch
 
 from aiworld.mobs.state import MAX_COUNT, MODEL_OUTPUTS, STATE_SIZE, VIEW_RANGE_CELLS
+from trainers.arena.adventurers import PATTERNS
 from trainers.arena.core import VecArena
 from trainers.arena.gather import take_unit
 from trainers.arena.geometry import DX, DY, UNREACHABLE, GridMap, box_mean
@@ -223,7 +230,79 @@ class MapArena(ExtendedArena):
 
 
 map_factory = MapArena.make
-EXTRAS: dict[str, type[ExtendedArena]] = {"enemies": WideArena, "map": MapArena}
+# -- the whole arena, what no map server sends (`--extras privileged`) -------------------------------------------
+
+SLOTS = 5  # other pack members and adventurers: at most 6 monsters and 5 adventurers in any scenario
+_ALLY = ("present", "dx", "dy", "hp", "sp", "stunned", "casting", "same_target", "leader") + tuple(
+    f"archetype_{a}" for a in range(NUM_ARCHETYPES))
+_ENEMY = ("present", "dx", "dy", "hp", "sp") + tuple(f"class_{c}" for c in range(4)) + tuple(
+    f"pattern_{p.name}" for p in PATTERNS) + (
+    "casting", "cast_at_me", "targets_me", "my_target", "stunned", "attack_ready", "skill1_ready", "skill2_ready",
+    "skill3_ready")
+PRIVILEGED_NAMES = tuple(f"ally{j + 1}_{f}" for j in range(SLOTS) for f in _ALLY) + tuple(
+    f"adventurer{j + 1}_{f}" for j in range(SLOTS) for f in _ENEMY) + ("time_used",)
+PRIVILEGED_SIZE = STATE_SIZE + len(PRIVILEGED_NAMES)
+
+
+def _far_offset(delta: np.ndarray) -> np.ndarray:
+    """A signed cell offset in [0, 1] over 28 cells each way (twice the view: the whole arena is known here)."""
+    return np.clip(0.5 + delta / (4 * VIEW), 0.0, 1.0)
+
+
+def privileged_extras(A: VecArena) -> np.ndarray:
+    """float32[E, M, len(PRIVILEGED_NAMES)]: for each monster, every other pack member and every adventurer
+    (alive, offset, HP, SP, status, whom they target, kind) and the adventurers' behaviour patterns, which the
+    players decide and no protocol carries: the search's knowledge of the arena, as inputs. Slots follow the
+    scenario's unit order (a pack member's own slot is skipped), so a slot names the same unit all encounter."""
+    M, P = A.M, A.P
+    E = A.hp.shape[0]
+    sp_max = np.maximum(A.max_sp, 1.0)
+    ratio, sp = A.hp / A.max_hp, A.sp / sp_max
+    out = np.zeros((E, M, len(PRIVILEGED_NAMES)), np.float32)
+    me_target = A.target[:, :M]  # [E, M]
+    for m in range(M):
+        others = [u for u in range(M) if u != m][:SLOTS]
+        for j, u in enumerate(others):
+            c = j * len(_ALLY)
+            out[:, m, c] = A.alive_u[:, u]
+            out[:, m, c + 1] = _far_offset(A.x[:, u] - A.x[:, m])
+            out[:, m, c + 2] = _far_offset(A.y[:, u] - A.y[:, m])
+            out[:, m, c + 3], out[:, m, c + 4] = ratio[:, u], sp[:, u]
+            out[:, m, c + 5], out[:, m, c + 6] = A.stun[:, u] > 0, A.cast_left[:, u] > 0
+            out[:, m, c + 7] = (A.target[:, u] == me_target[:, m]) & (me_target[:, m] >= 0)
+            out[:, m, c + 8] = A.leader == u
+            out[:, m, c + 9 + A.kind[u]] = 1.0
+            out[:, m, c:c + len(_ALLY)] *= A.alive_u[:, u, None]
+        base = SLOTS * len(_ALLY)
+        for j in range(min(P, SLOTS)):
+            u, c = M + j, base + j * len(_ENEMY)
+            out[:, m, c] = A.alive_u[:, u]
+            out[:, m, c + 1] = _far_offset(A.x[:, u] - A.x[:, m])
+            out[:, m, c + 2] = _far_offset(A.y[:, u] - A.y[:, m])
+            out[:, m, c + 3], out[:, m, c + 4] = ratio[:, u], sp[:, u]
+            out[:, m, c + 5 + A.kind[u] - NUM_ARCHETYPES] = 1.0
+            out[np.arange(E), m, c + 9 + A.pattern[:, j].astype(np.int64)] = 1.0
+            k = c + 9 + len(PATTERNS)
+            out[:, m, k] = A.cast_left[:, u] > 0
+            out[:, m, k + 1] = (A.cast_left[:, u] > 0) & (A.cast_target[:, u] == m)
+            out[:, m, k + 2] = A.target[:, u] == m
+            out[:, m, k + 3] = me_target[:, m] == u
+            out[:, m, k + 4] = A.stun[:, u] > 0
+            out[:, m, k + 5] = A.attack_cd[:, u] <= 0
+            out[:, m, k + 6:k + 9] = A.cooldown[:, u, :] <= 0
+            out[:, m, c:c + len(_ENEMY)] *= A.alive_u[:, u, None]
+    out[..., -1] = (A.steps / A.max_steps)[:, None]
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+class PrivilegedArena(ExtendedArena):
+    state_size = PRIVILEGED_SIZE
+    extra_names = PRIVILEGED_NAMES
+    extra_values = staticmethod(privileged_extras)
+
+
+EXTRAS: dict[str, type[ExtendedArena]] = {"enemies": WideArena, "map": MapArena, "privileged": PrivilegedArena}
 
 
 # -- collect ------------------------------------------------------------------------------------------------
@@ -307,6 +386,7 @@ def run_fit(options: argparse.Namespace) -> int:
             model = result.model.eval()
             trained_s = time.monotonic() - started
             row = {"model": options.model, "variant": variant, "width": width, "seed": seed, "decisions": len(x),
+                   "hold": options.hold,
                    "trained_s": round(trained_s), "metrics": {k: v for k, v in result.metrics.items()
                                                               if isinstance(v, (int, float))}}
             playing = time.monotonic()
@@ -314,7 +394,7 @@ def run_fit(options: argparse.Namespace) -> int:
                                               ("train", VALIDATION_SEED, options.validation_encounters)):
                 report = evaluate(torch_policy(model), options.archetype, args.scenarios(split),
                                   encounters=encounters, seed=args.seed + offset, progress=False,
-                                  arena_factory=factory)
+                                  arena_factory=factory, hold=options.hold)
                 row[split] = {"win_rate": report.win_rate, "wilson": [report.wilson_low, report.wilson_high],
                               "wins": report.wins, "ties": report.ties, "pairs": report.encounters,
                               "per_scenario": {k: v["win_rate"] for k, v in report.per_scenario.items()}}
@@ -401,6 +481,47 @@ def run_plot(options: argparse.Namespace) -> int:
     return 0
 
 
+# -- curve ------------------------------------------------------------------------------------------------
+
+def run_curve(options: argparse.Namespace) -> int:
+    """Every training's held-out and validation win rate against the decisions it learned from, one colour per
+    input width, the mean over training seeds joined by a line (a learning curve over the teacher's data)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [r for path in options.results for r in json.loads(path.read_text())["rows"] if r.get("hold", 1) == 1]
+    widths = sorted({r["width"] for r in rows})
+    fig = Figure(figsize=(10, 4.5))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, split, title in zip(axes, ("heldout", "train"), ("held out (1,000 pairs)", "validation, train maps"),
+                                strict=True):
+        for i, width in enumerate(widths):
+            mine = [r for r in rows if r["width"] == width]
+            sizes = sorted({r["decisions"] for r in mine})
+            ax.plot([r["decisions"] for r in mine], [r[split]["win_rate"] for r in mine], "o", color=f"C{i}",
+                    alpha=0.5)
+            means = [np.mean([r[split]["win_rate"] for r in mine if r["decisions"] == n]) for n in sizes]
+            ax.plot(sizes, means, "-s", color=f"C{i}", markersize=4,
+                    label=f"{width} values per tick, mean of the seeds")
+        ax.axhline(0.75, linestyle="--", color="tab:green", linewidth=1, label="75 % target")
+        if options.shipped is not None and split == "heldout":
+            ax.axhline(options.shipped, linestyle=":", color="grey", label=f"shipped student ({options.shipped:.1%})")
+        teacher = options.teacher if split == "heldout" else options.teacher_train
+        if teacher is not None:
+            ax.axhline(teacher, linestyle="-.", color="black", linewidth=1, label=f"the teacher itself ({teacher:.1%})")
+        ax.set_xscale("log")
+        ax.set_xlabel("the teacher's decisions learned from")
+        ax.set_title(title)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("win rate against traditional AI")
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(options.out, format="png", dpi=110)
+    print(f"wrote {options.out}")
+    return 0
+
+
 # -- compare ----------------------------------------------------------------------------------------------
 
 def _rows_by_seed(paths: list[Path], width: int) -> dict[tuple[str, int], dict]:
@@ -454,7 +575,8 @@ def main() -> int:
     c.add_argument("--seed", type=int, default=1, help="one per process: other encounters, other dice")
     c.add_argument("--out", type=Path, required=True, help="directory for <archetype>-<seed>-<chunk>.npz")
     c.add_argument("--extras", choices=sorted(EXTRAS), default="enemies",
-                   help="which values follow the 64: EXTRA_NAMES (enemies) or MAP_EXTRA_NAMES (map)")
+                   help="which values follow the 64: EXTRA_NAMES (enemies), MAP_EXTRA_NAMES (map) or "
+                        "PRIVILEGED_NAMES (privileged: the whole arena, what no map server sends)")
     c.add_argument("--fresh-dice", action="store_true", help="the teacher's LookaheadArgs.fresh_dice")
     c.add_argument("--redraw-patterns", action="store_true", help="the teacher's LookaheadArgs.redraw_patterns")
     c.add_argument("--procedural", type=int, default=0, metavar="N",
@@ -472,6 +594,8 @@ def main() -> int:
     f.add_argument("--variants", nargs="+", default=["64 values", "wide"], choices=["64 values", "wide"])
     f.add_argument("--encounters", type=int, default=1000, help="held-out pairs")
     f.add_argument("--validation-encounters", type=int, default=500, help="pairs of the train scenarios")
+    f.add_argument("--hold", type=int, default=1, help="the students play every K ticks and keep the action in "
+                   "between, as the search does (1: every tick, as served)")
     f.add_argument("--epochs", type=int, default=0, help="0: the pipeline's supervised budget")
     f.add_argument("--model", choices=("transformer", "mlp"), default="transformer",
                    help="the pipeline's temporal_transformer member, or the students' 256-256 MLP")
@@ -486,8 +610,15 @@ def main() -> int:
     k.add_argument("--b", type=Path, nargs="+", required=True, help="result files of the second data")
     k.add_argument("--labels", nargs=2, default=["a", "b"], help="names of the two data in the table")
     k.add_argument("--width", type=int, default=STATE_SIZE, help="which inputs' rows (64: the protocol's)")
+    v = sub.add_parser("curve", help="held-out and validation win rate against the number of decisions")
+    v.add_argument("results", type=Path, nargs="+", help="fit result files (rows of one hold are drawn)")
+    v.add_argument("--shipped", type=float, help="the shipped student's held-out win rate, drawn as a line")
+    v.add_argument("--teacher", type=float, help="the teacher's held-out win rate, drawn as a line")
+    v.add_argument("--teacher-train", type=float, help="the teacher's win rate on the train maps, drawn as a line")
+    v.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
-    return {"collect": run_collect, "fit": run_fit, "plot": run_plot, "compare": run_compare}[options.command](options)
+    return {"collect": run_collect, "fit": run_fit, "plot": run_plot, "compare": run_compare,
+            "curve": run_curve}[options.command](options)
 
 
 if __name__ == "__main__":

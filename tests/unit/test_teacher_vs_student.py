@@ -69,3 +69,18 @@ def test_the_teacher_with_a_continuation_that_hands_back_plays_as_the_plain_teac
     assert np.array_equal(plain, handing_back)  # the working memory and the copies' observations draw no dice
     retreating = play("crossroads", "tank", 2, 5, settings, constant_policy(int(Action.MOVE_AWAY)))
     assert not np.array_equal(plain, retreating)
+
+
+def test_compare_plays_teacher_and_student_on_the_traditional_packs_encounters():
+    from bench.lookahead_teacher import compare
+
+    settings = lookahead.LookaheadArgs(horizon=5, continuations=1)
+    def handing_over(states, histories):  # the traditional pack itself, as a student
+        return np.full(len(states), int(Action.TRADITIONAL_AI))
+
+    result = compare("tank", ["crossroads", "graveyard"], 2, 7, settings, student=handing_over)
+    assert result["student"]["ties"] == result["student"]["encounters"] == 4  # the same encounters, pair for pair
+    assert set(result["per_scenario"]) == {"crossroads", "graveyard"}
+    assert result["encounters"] == 4 and result["per_scenario"]["graveyard"]["student"]["ties"] == 2
+    retreating = compare("tank", ["crossroads"], 2, 7, settings, student=constant_policy(int(Action.MOVE_AWAY)))
+    assert retreating["student"]["ties"] < 2

@@ -207,3 +207,50 @@ def test_plot_joins_the_files_of_one_archetype_network_and_extras_into_one_panel
     panels = _panels(files)
     assert [(p["archetype"], p["extras_set"], [r["variant"] for r in p["rows"]]) for p in panels] == [
         ("tank", "map", ["64 values", "wide"]), ("defensive", "map", ["wide"]), ("tank", "enemies", ["wide"])]
+
+
+def test_the_privileged_state_names_every_unit_in_its_slot_and_the_party_s_patterns():
+    from bench.wide_inputs import PRIVILEGED_NAMES, PRIVILEGED_SIZE, SLOTS, PrivilegedArena, privileged_extras
+    from trainers.arena.adventurers import PATTERNS
+
+    arena = PrivilegedArena.make("open_field_bulwark", 3, 5)
+    plain = VecArena(load_scenario("open_field_bulwark"), 3, seed=5, auto_reset=False)
+    for _ in range(30):
+        assert np.array_equal(arena.observe()[..., :64], plain.observe())
+        act = np.full(arena.archetype.shape, TRADITIONAL)
+        arena.step(act)
+        plain.step(act)
+    x = privileged_extras(arena)
+    assert x.shape == (3, arena.M, PRIVILEGED_SIZE - 64) and x.min() >= 0 and x.max() <= 1
+    names = {n: i for i, n in enumerate(PRIVILEGED_NAMES)}
+    m, e = 2, 1
+    others = [u for u in range(arena.M) if u != m]  # its own slot is skipped
+    for j, u in enumerate(others):
+        assert x[e, m, names[f"ally{j + 1}_present"]] == arena.alive_u[e, u]
+        if arena.alive_u[e, u]:
+            assert np.isclose(x[e, m, names[f"ally{j + 1}_hp"]], arena.hp[e, u] / arena.max_hp[u])
+            assert x[e, m, names[f"ally{j + 1}_archetype_{arena.kind[u]}"]] == 1
+    assert len(others) < SLOTS and not x[e, m, names[f"ally{len(others) + 1}_present"]]  # an empty slot stays 0
+    for j in range(arena.P):
+        u = arena.M + j
+        if not arena.alive_u[e, u]:
+            continue
+        pattern = PATTERNS[arena.pattern[e, j]].name
+        assert x[e, m, names[f"adventurer{j + 1}_pattern_{pattern}"]] == 1
+        assert sum(x[e, m, names[f"adventurer{j + 1}_pattern_{p.name}"]] for p in PATTERNS) == 1
+        assert x[e, m, names[f"adventurer{j + 1}_targets_me"]] == (arena.target[e, u] == m)
+        assert np.isclose(x[e, m, names[f"adventurer{j + 1}_dx"]],
+                          np.clip(0.5 + (arena.x[e, u] - arena.x[e, m]) / 56, 0, 1))
+
+
+def test_curve_draws_the_rows_played_every_tick(tmp_path):
+    def row(width, decisions, win, hold=1):
+        return {"width": width, "decisions": decisions, "hold": hold, "heldout": {"win_rate": win},
+                "train": {"win_rate": win}}
+
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps({"rows": [row(64, 100, 0.6), row(64, 200, 0.7), row(300, 100, 0.5),
+                                         row(64, 100, 0.9, hold=5)]}))
+    out = tmp_path / "curve.png"
+    sys.argv = ["wide_inputs.py", "curve", str(path), "--shipped", "0.73", "--teacher", "0.87", "--out", str(out)]
+    assert main() == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
