@@ -230,6 +230,8 @@ class MapArena(ExtendedArena):
 
 
 map_factory = MapArena.make
+
+
 # -- the whole arena, what no map server sends (`--extras privileged`) -------------------------------------------
 
 SLOTS = 5  # other pack members and adventurers: at most 6 monsters and 5 adventurers in any scenario
